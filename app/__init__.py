@@ -1,0 +1,68 @@
+"""Application factory: the table of contents of the app."""
+
+import os
+
+from flask import Flask
+from flask_swagger_ui import get_swaggerui_blueprint
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import config as config_module
+from app.database import configure_engine
+from app.errors import register_errorhandlers
+from app.extensions import api, csrf, db, migrate
+
+
+def create_app(config: object | None = None, **overrides) -> Flask:
+    """Build an app from a config object (default: DevelopmentConfig read from the environment)."""
+    app = Flask(__name__, instance_relative_config=True)
+    config = config if config is not None else config_module.DevelopmentConfig()
+    if hasattr(config, "validate"):
+        config.validate()
+    app.config.from_object(config)
+    app.config.update(overrides)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{os.path.join(app.instance_path, 'vending.db')}"
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {}
+    if app.config.get("PROXY_FIX_HOPS"):
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    from app.services import passwords
+
+    passwords.configure(fast=app.config.get("PASSWORD_HASH_FAST", False))
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db)
+    csrf.init_app(app)
+    api.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.api.v1 import BLUEPRINTS
+
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+        csrf.exempt(blueprint)  # the API authenticates with bearer tokens only, never cookies
+    docs = get_swaggerui_blueprint(
+        "/api/docs",
+        "/api/openapi.json",
+        config={"app_name": "Vending Machine API", "persistAuthorization": True},
+    )
+    app.register_blueprint(docs)
+
+
+def register_commands(app: Flask) -> None:
+    from app.cli import register
+
+    register(app)

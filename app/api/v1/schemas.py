@@ -1,0 +1,183 @@
+"""Request and response schemas of API v1. Field names are the public contract (camelCase)."""
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from app.api.base import StrictBoolean, StrictInteger, StrictSchema
+from app.services.coins import COINS
+from app.services.products import COST_MAX, NAME_MAX, STOCK_MAX
+from app.services.users import PASSWORD_MAX, PASSWORD_MIN, USERNAME_PATTERN, USERNAME_RULE
+from app.services.vending import MAX_AMOUNT
+
+_username = validate.Regexp(USERNAME_PATTERN, error=f"Username must be {USERNAME_RULE}.")
+_password = validate.Length(min=PASSWORD_MIN, max=PASSWORD_MAX)
+_no_nul = validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL characters.")
+
+
+class RegisterSchema(StrictSchema):
+    username = fields.String(required=True, validate=_username)
+    password = fields.String(required=True, load_only=True, validate=[_password, _no_nul])
+    role = fields.String(load_default="buyer", validate=validate.OneOf(["buyer", "seller"]))
+
+
+class UserSchema(ma.Schema):
+    id = fields.Integer(dump_only=True)
+    username = fields.String(dump_only=True)
+    role = fields.String(dump_only=True)
+    deposit = fields.Integer(dump_only=True)
+    created_at = fields.DateTime(dump_only=True, data_key="createdAt")
+
+
+class UserQuerySchema(StrictSchema):
+    role = fields.String(validate=validate.OneOf(["buyer", "seller", "admin"]))
+
+
+class PasswordChangeSchema(StrictSchema):
+    current_password = fields.String(required=True, load_only=True, data_key="currentPassword",
+                                     validate=validate.Length(max=PASSWORD_MAX))
+    password = fields.String(required=True, load_only=True, validate=[_password, _no_nul])
+
+
+class CoinListSchema(ma.Schema):
+    change = fields.List(fields.Integer(), metadata={"description": "Coins returned, largest first"})
+
+
+class LoginSchema(StrictSchema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=PASSWORD_MAX))
+
+
+class LoginResultSchema(ma.Schema):
+    token = fields.String()
+    token_type = fields.Constant("Bearer", data_key="tokenType")
+    expires_at = fields.DateTime(data_key="expiresAt")
+    user = fields.Nested(UserSchema)
+    active_sessions = fields.Integer(data_key="activeSessions",
+                                     metadata={"description": "Active sessions of the account, this one included"})
+    message = fields.String(metadata={"description": "Present when another session was already active"})
+
+
+class RevokedSchema(ma.Schema):
+    revoked = fields.Integer()
+
+
+class SessionSchema(ma.Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "api or web"})
+    created_at = fields.DateTime(data_key="createdAt")
+    last_seen_at = fields.DateTime(data_key="lastSeenAt")
+    user_agent = fields.String(data_key="userAgent", allow_none=True)
+    current = fields.Boolean()
+
+
+class ProductSchema(ma.Schema):
+    id = fields.Integer(dump_only=True)
+    product_name = fields.String(data_key="productName")
+    cost = fields.Integer()
+    amount_available = fields.Integer(data_key="amountAvailable")
+    seller_id = fields.Integer(data_key="sellerId", allow_none=True)
+    refundable = fields.Boolean()
+    has_image = fields.Boolean(data_key="hasImage", dump_only=True)
+    created_at = fields.DateTime(data_key="createdAt", dump_only=True)
+    updated_at = fields.DateTime(data_key="updatedAt", dump_only=True)
+
+
+class ProductInputSchema(StrictSchema):
+    product_name = fields.String(required=True, data_key="productName",
+                                 validate=[validate.Length(min=1, max=NAME_MAX), _no_nul])
+    cost = StrictInteger(required=True, validate=[validate.Range(min=5, max=COST_MAX)],
+                         metadata={"description": "Cents, a positive multiple of 5"})
+    amount_available = StrictInteger(required=True, data_key="amountAvailable",
+                                     validate=validate.Range(min=0, max=STOCK_MAX))
+    refundable = StrictBoolean(load_default=False)
+
+    @ma.validates("cost")
+    def _multiple_of_five(self, value, **_kwargs):
+        if value % 5:
+            raise ma.ValidationError("Cost must be a multiple of 5 cents.")
+
+    @ma.validates("product_name")
+    def _not_blank(self, value, **_kwargs):
+        if not value.strip():
+            raise ma.ValidationError("Product name must not be blank.")
+
+
+class ProductPatchSchema(ProductInputSchema):
+    """The same fields as ProductInputSchema, all optional (used with partial=True)."""
+
+
+class ProductQuerySchema(StrictSchema):
+    seller_id = StrictInteger(data_key="sellerId")
+    in_stock = fields.Boolean(data_key="inStock")
+    q = fields.String(validate=[validate.Length(max=NAME_MAX), _no_nul])
+
+
+class DepositSchema(StrictSchema):
+    coin = StrictInteger(required=True, validate=validate.OneOf(COINS),
+                         metadata={"description": "One coin: 5, 10, 20, 50 or 100 cents", "enum": list(COINS)})
+
+
+def coins_field():
+    return fields.Dict(keys=fields.String(), values=fields.Integer(),
+                       metadata={"example": {str(c): 0 for c in COINS}})
+
+
+class EscrowSchema(ma.Schema):
+    deposit = fields.Integer()
+    coins = fields.Method("dump_coins")
+
+    def dump_coins(self, escrow):
+        return {str(coin): escrow.coins[coin] for coin in COINS}
+
+
+class BuySchema(StrictSchema):
+    product_id = StrictInteger(required=True, data_key="productId", validate=validate.Range(min=1))
+    amount = StrictInteger(load_default=1, validate=validate.Range(min=1, max=MAX_AMOUNT))
+
+
+class ProductSummarySchema(ma.Schema):
+    id = fields.Integer()
+    product_name = fields.String(data_key="productName")
+    cost = fields.Integer()
+
+
+class PurchaseSchema(ma.Schema):
+    order_id = fields.Function(lambda p: p.order.id, data_key="orderId")
+    product = fields.Nested(ProductSummarySchema)
+    amount = fields.Function(lambda p: p.order.amount)
+    total_spent = fields.Function(lambda p: p.order.total_spent, data_key="totalSpent")
+    change = fields.List(fields.Integer())
+    deposit = fields.Integer()
+
+
+class CoinReturnSchema(ma.Schema):
+    deposit = fields.Integer()
+    change = fields.List(fields.Integer())
+
+
+class OrderSchema(ma.Schema):
+    id = fields.Integer()
+    product_id = fields.Integer(data_key="productId")
+    product_name = fields.String(data_key="productName")
+    unit_cost = fields.Integer(data_key="unitCost")
+    amount = fields.Integer()
+    total_spent = fields.Integer(data_key="totalSpent")
+    change = fields.List(fields.Integer())
+    buyer_id = fields.Integer(data_key="buyerId")
+    seller_id = fields.Integer(data_key="sellerId", allow_none=True)
+    status = fields.String(metadata={"enum": ["paid", "refunded"]})
+    refundable = fields.Boolean()
+    created_at = fields.DateTime(data_key="createdAt")
+    refunded_at = fields.DateTime(data_key="refundedAt", allow_none=True)
+
+
+class RefundSchema(ma.Schema):
+    order_id = fields.Function(lambda r: r.order.id, data_key="orderId")
+    refunded = fields.Function(lambda r: r.order.refunded_amount, metadata={"description": "Cents paid back"})
+    change = fields.List(fields.Integer())
+
+
+TubesSchema = StrictSchema.from_dict(
+    {str(coin): StrictInteger(required=True, validate=validate.Range(min=0, max=1_000_000)) for coin in COINS},
+    name="Tubes",
+)

@@ -1,0 +1,59 @@
+
+from flask.views import MethodView
+
+from app.api.base import SQLPage, VendingBlueprint
+from app.api.v1.schemas import CoinListSchema, PasswordChangeSchema, RegisterSchema, UserQuerySchema, UserSchema
+from app.api.v1.security import actor, auth_required
+from app.services import users
+
+blp = VendingBlueprint("users", __name__, url_prefix="/api/v1/users", description="Accounts")
+
+
+@blp.route("")
+class Users(MethodView):
+    @blp.arguments(RegisterSchema)
+    @blp.response(201, UserSchema)
+    @blp.alt_response(409, description="Username taken")
+    def post(self, data):
+        """Register as a buyer or a seller"""
+        return users.register(data["username"], data["password"], data["role"])
+
+    @auth_required
+    @blp.arguments(UserQuerySchema, location="query")
+    @blp.response(200, UserSchema(many=True))
+    @blp.paginate(SQLPage)
+    def get(self, query):
+        """List all users (admin)"""
+        return users.all_users(actor(), query.get("role"))
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @auth_required
+    @blp.response(200, UserSchema)
+    def get(self):
+        """The signed-in user"""
+        return users.get_user(actor(), actor().id)
+
+
+@blp.route("/<int:user_id>")
+class UserById(MethodView):
+    @auth_required
+    @blp.response(200, UserSchema)
+    def get(self, user_id):
+        """One user (that user or an admin)"""
+        return users.get_user(actor(), user_id)
+
+    @auth_required
+    @blp.arguments(PasswordChangeSchema)
+    @blp.response(200, UserSchema)
+    def patch(self, data, user_id):
+        """Change the password; every other session of the account ends"""
+        users.change_password(actor(), user_id, data["current_password"], data["password"])
+        return users.get_user(actor(), user_id)
+
+    @auth_required
+    @blp.response(200, CoinListSchema)
+    def delete(self, user_id):
+        """Delete an account; coins still in escrow are paid back"""
+        return users.delete_user(actor(), user_id)

@@ -1,0 +1,61 @@
+from flask import current_app
+from flask.views import MethodView
+
+from app.api.base import VendingBlueprint
+from app.api.v1.idempotent import IDEMPOTENCY_DOC, run_idempotent
+from app.api.v1.schemas import BuySchema, CoinReturnSchema, DepositSchema, EscrowSchema, PurchaseSchema
+from app.api.v1.security import actor, auth_required
+from app.services import vending
+
+blp = VendingBlueprint("vending", __name__, url_prefix="/api/v1", description="Insert coins, buy, coin return")
+
+
+@blp.route("/deposit")
+class Deposit(MethodView):
+    @auth_required
+    @blp.arguments(DepositSchema)
+    @blp.response(200, EscrowSchema)
+    @blp.doc(**IDEMPOTENCY_DOC)
+    def post(self, data):
+        """Insert one coin (buyer)"""
+        limit = current_app.config["MAX_DEPOSIT_CENTS"]
+        return run_idempotent(
+            lambda hook: vending.deposit(actor(), data["coin"], max_deposit=limit, on_success=hook),
+            EscrowSchema(),
+            data,
+        )
+
+    @auth_required
+    @blp.response(200, EscrowSchema)
+    def get(self):
+        """The buyer's escrow: deposit and the coins inserted"""
+        return vending.get_escrow(actor())
+
+
+@blp.route("/buy")
+class Buy(MethodView):
+    @auth_required
+    @blp.arguments(BuySchema)
+    @blp.response(200, PurchaseSchema)
+    @blp.alt_response(409, description="Sold out, too little deposit, or change cannot be paid")
+    @blp.doc(**IDEMPOTENCY_DOC)
+    def post(self, data):
+        """Buy with the coins inserted; change comes back as coins, largest first (buyer)"""
+        initial_float = current_app.config["INITIAL_FLOAT"]
+        return run_idempotent(
+            lambda hook: vending.buy(
+                actor(), data["product_id"], data["amount"], initial_float=initial_float, on_success=hook
+            ),
+            PurchaseSchema(),
+            data,
+        )
+
+
+@blp.route("/reset")
+class Reset(MethodView):
+    @auth_required
+    @blp.response(200, CoinReturnSchema)
+    @blp.doc(**IDEMPOTENCY_DOC)
+    def post(self):
+        """Coin return: get back exactly the coins inserted (buyer)"""
+        return run_idempotent(lambda hook: vending.reset(actor(), on_success=hook), CoinReturnSchema(), None)

@@ -1,0 +1,44 @@
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, text
+from sqlalchemy.orm import Mapped, deferred, mapped_column
+
+from app.extensions import db
+from app.models._types import UTCDateTime, utcnow
+
+
+class Product(db.Model):
+    """A product on (or taken off) sale. Deleted products stay for the order history."""
+
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("cost > 0 AND cost % 5 = 0 AND cost <= 100000", name="cost_valid"),
+        CheckConstraint("amount_available >= 0 AND amount_available <= 10000", name="stock_valid"),
+        Index(
+            "uq_products_name_on_sale",
+            "name_key",
+            unique=True,
+            sqlite_where=text("on_sale"),
+            postgresql_where=text("on_sale"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_name: Mapped[str] = mapped_column(String(64))
+    name_key: Mapped[str] = mapped_column(String(64))
+    cost: Mapped[int] = mapped_column(Integer)
+    amount_available: Mapped[int] = mapped_column(Integer, default=0)
+    # Net units the seller has put in (creation plus restocks minus removals); audited.
+    units_stocked: Mapped[int] = mapped_column(Integer, default=0)
+    seller_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    refundable: Mapped[bool] = mapped_column(Boolean, default=False)
+    on_sale: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    image: Mapped[bytes | None] = deferred(mapped_column(LargeBinary, nullable=True))
+    image_mime: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    image_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def has_image(self) -> bool:
+        return self.image_mime is not None

@@ -1,0 +1,44 @@
+"""Domain errors. The API maps them to JSON errors and the web pages to flash messages."""
+
+
+class ServiceError(Exception):
+    """A request the machine refuses. Nothing has changed when one is raised."""
+
+    http_status = 400
+
+    def __init__(self, message: str, errors: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+
+class Unauthorized(ServiceError):
+    http_status = 401
+
+
+class Forbidden(ServiceError):
+    http_status = 403
+
+
+class NotFound(ServiceError):
+    http_status = 404
+
+
+class Conflict(ServiceError):
+    http_status = 409
+
+
+class InvalidInput(ServiceError):
+    """Input that passed the schema but breaks a rule of the machine."""
+
+    http_status = 422
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message, {field: [message]} if field else None)
+        self.field = field
+
+
+class Unavailable(ServiceError):
+    """The database stayed busy after bounded retries; safe to retry later."""
+
+    http_status = 503

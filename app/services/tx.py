@@ -1,0 +1,84 @@
+"""Transactions and locks.
+
+Every write runs in one transaction that is retried a bounded number of times when the database
+reports a deadlock, a serialization failure or (SQLite) a busy lock. Locks are always taken in
+the order user, product (or order), tubes. PostgreSQL locks rows with SELECT ... FOR UPDATE;
+SQLite has no row locks, so write transactions start with BEGIN IMMEDIATE (see
+app.database), which takes the database write lock before the first read.
+"""
+
+import functools
+import random
+import time
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from app.extensions import db
+from app.services.errors import ServiceError, Unavailable
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+MAX_ATTEMPTS = 5
+RETRYABLE_PGCODES = {"40001", "40P01", "55P03"}
+
+
+def _is_retryable(error: DBAPIError) -> bool:
+    orig = error.orig
+    pgcode = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if pgcode in RETRYABLE_PGCODES:
+        return True
+    text = str(orig).lower()
+    return isinstance(error, OperationalError) and ("locked" in text or "busy" in text)
+
+
+def write_transaction(func: Callable[P, R]) -> Callable[P, R]:
+    """Run `func` as one write transaction: commit on success, roll back on any error.
+
+    A unique-constraint race (IntegrityError) is retried too: the next attempt sees the
+    winner's row and answers with a domain error instead of a 500.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        session = db.session()
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            if session.in_transaction():
+                session.commit()
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            try:
+                result = func(*args, **kwargs)
+                session.commit()
+                return result
+            except ServiceError:
+                session.rollback()
+                raise
+            except (OperationalError, IntegrityError, DBAPIError) as error:
+                session.rollback()
+                if attempt == MAX_ATTEMPTS or not (
+                    isinstance(error, IntegrityError) or _is_retryable(error)
+                ):
+                    if isinstance(error, IntegrityError) or _is_retryable(error):
+                        raise Unavailable("The machine is busy, please try again") from error
+                    raise
+                time.sleep(random.uniform(0.005, 0.02) * attempt)  # noqa: S311 (jitter, not crypto)
+            except BaseException:
+                session.rollback()
+                raise
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def locked(stmt):
+    """FOR UPDATE with fresh values (SQLite ignores FOR UPDATE; BEGIN IMMEDIATE serialises it)."""
+    return stmt.with_for_update().execution_options(populate_existing=True)
+
+
+def lock_one(model, ident):
+    """The row with primary key `ident`, locked until the transaction ends, or None."""
+    key = model.__mapper__.primary_key[0]
+    return db.session.execute(locked(select(model).where(key == ident))).scalar_one_or_none()

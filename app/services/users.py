@@ -1,0 +1,111 @@
+"""Accounts: registration, password changes and deletion."""
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, select, update
+
+from app.extensions import db
+from app.models import Product, User
+from app.services import passwords, sessions
+from app.services.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from app.services.policy import Actor, require_role, require_self_or_admin
+from app.services.tx import lock_one, write_transaction
+from app.services.vending import return_escrow
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]{3,32}$"
+USERNAME_RULE = "3-32 characters: letters, digits, _ . -"
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+SELF_SERVICE_ROLES = ("buyer", "seller")
+
+
+@dataclass
+class Deletion:
+    change: list[int]
+
+
+def check_username(username: str) -> None:
+    if not isinstance(username, str) or not re.fullmatch(USERNAME_PATTERN, username):
+        raise InvalidInput(f"Username must be {USERNAME_RULE}", field="username")
+
+
+def check_password(password: str, field: str = "password") -> None:
+    if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise InvalidInput(f"Password must be {PASSWORD_MIN}-{PASSWORD_MAX} characters", field=field)
+    if "\x00" in password:
+        raise InvalidInput("Password must not contain NUL characters", field=field)
+
+
+def register(username: str, password: str, role: str, *, allow_admin: bool = False) -> User:
+    """Create an account. `admin` only through the create-admin command."""
+    check_username(username)
+    check_password(password)
+    if role not in SELF_SERVICE_ROLES and not (allow_admin and role == "admin"):
+        raise InvalidInput("Role must be buyer or seller", field="role")
+    password_hash = passwords.hash_password(password)  # slow: outside the write transaction
+    return _insert_user(username, password_hash, role)
+
+
+@write_transaction
+def _insert_user(username: str, password_hash: str, role: str) -> User:
+    if db.session.scalar(select(User.id).where(User.username_key == username.lower())) is not None:
+        raise Conflict("That username is taken", {"username": ["That username is taken"]})
+    user = User(username=username, username_key=username.lower(), password_hash=password_hash, role=role)
+    user.set_escrow({})
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def get_user(actor: Actor, user_id: int) -> User:
+    require_self_or_admin(actor, user_id)
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user")
+    return user
+
+
+def all_users(actor: Actor, role: str | None = None) -> Select:
+    require_role(actor, "admin")
+    stmt = select(User).order_by(User.id)
+    if role:
+        stmt = stmt.where(User.role == role)
+    return stmt
+
+
+def change_password(actor: Actor, user_id: int, current_password: str, new_password: str) -> int:
+    """Change the password and end every other session of the account; returns how many ended."""
+    user = get_user(actor, user_id)
+    check_password(new_password, field="password")
+    stored_hash = user.password_hash
+    db.session.rollback()
+    if not passwords.verify_password(stored_hash, current_password):
+        raise Unauthorized("Current password is wrong", {"currentPassword": ["Current password is wrong"]})
+    new_hash = passwords.hash_password(new_password)
+    keep = actor.session_id if actor.id == user_id else None
+    return _store_password(user_id, new_hash, keep)
+
+
+@write_transaction
+def _store_password(user_id: int, new_hash: str, keep_session_id: int | None) -> int:
+    db.session.execute(update(User).where(User.id == user_id).values(password_hash=new_hash))
+    return sessions.revoke_sessions(user_id, except_session_id=keep_session_id)
+
+
+@write_transaction
+def delete_user(actor: Actor, user_id: int) -> Deletion:
+    """Delete an account. A buyer's escrow is paid back; a seller's products go off sale."""
+    require_self_or_admin(actor, user_id)
+    user = lock_one(User, user_id)
+    if user is None:
+        raise NotFound("No such user")
+    if user.role == "admin":
+        admins = db.session.scalar(select(func.count()).select_from(User).where(User.role == "admin"))
+        if admins <= 1:
+            raise Conflict("The last operator account cannot be deleted")
+    change = return_escrow(user)
+    db.session.execute(
+        update(Product).where(Product.seller_id == user.id).values(on_sale=False, seller_id=None)
+    )
+    db.session.delete(user)
+    return Deletion(change)

@@ -1,0 +1,159 @@
+"""Fixture stack: database -> app -> client -> accounts of each role.
+
+Tests run on a throw-away database: a SQLite file in a temporary folder, or, when
+TEST_DATABASE_URL points at PostgreSQL, a database created for this run and dropped after it.
+"""
+
+import os
+import uuid
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+import config
+from app import create_app
+from app.extensions import db
+from app.services import machine, sessions, users
+from app.services.policy import Actor
+from tests.factories import snapshot
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    base = make_url(url)
+    name = f"vending_test_{uuid.uuid4().hex[:12]}"
+    server = create_engine(base, isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url) -> bool:
+    return database_url.startswith("postgresql")
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url):
+    app = create_app(config.TestConfig(), SQLALCHEMY_DATABASE_URI=database_url)
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()
+
+
+def _wipe(is_pg: bool) -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if is_pg:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (table names from metadata)
+
+
+@pytest.fixture
+def app_config():
+    """Overrides for the app under test; a test may update it before asking for `app`."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, _schema, is_postgres, app_config):
+    app = create_app(config.TestConfig(), SQLALCHEMY_DATABASE_URI=database_url, **app_config)
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            _wipe(is_postgres)
+            db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@dataclass
+class Account:
+    id: int
+    username: str
+    password: str
+    role: str
+    token: str
+    session_id: int
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.id, self.role, self.session_id)
+
+
+@pytest.fixture
+def make_account(app):
+    counter = {"n": 0}
+
+    def make(role: str = "buyer", username: str | None = None, password: str = "correct-horse-1") -> Account:
+        counter["n"] += 1
+        username = username or f"{role}{counter['n']}"
+        user = users.register(username, password, role, allow_admin=True)
+        login = sessions.open_session(user.id, kind="api", ttl_seconds=3600, user_agent="pytest")
+        return Account(user.id, username, password, role, login.token, login.session_id)
+
+    return make
+
+
+@pytest.fixture
+def buyer(make_account):
+    return make_account("buyer", "buyer")
+
+
+@pytest.fixture
+def other_buyer(make_account):
+    return make_account("buyer", "other_buyer")
+
+
+@pytest.fixture
+def seller(make_account):
+    return make_account("seller", "seller")
+
+
+@pytest.fixture
+def other_seller(make_account):
+    return make_account("seller", "other_seller")
+
+
+@pytest.fixture
+def admin(make_account):
+    return make_account("admin", "operator")
+
+
+@pytest.fixture
+def set_tubes(app):
+    """Set the machine's tubes, e.g. set_tubes({5: 1, 50: 1}); kinds not named are emptied."""
+
+    def set_(counts: dict[int, int]) -> None:
+        full = {coin: counts.get(coin, 0) for coin in (5, 10, 20, 50, 100)}
+        machine.set_tubes(Actor(0, "admin"), full, initial_float=app.config["INITIAL_FLOAT"])
+
+    return set_
+
+
+@pytest.fixture
+def db_snapshot(app):
+    """Call to capture balances, stock, tubes, orders and ledger; compare two captures."""
+    return snapshot
