@@ -1,9 +1,18 @@
 """Project-local flask-smorest bases: strict schemas, SQL pagination, JSON errors with headers."""
 
+import json
+
 import marshmallow as ma
 from flask_smorest import Api, Blueprint, Page
 from sqlalchemy import func, select
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
+
+# Primary keys are 32-bit INTEGER columns: a larger id in a URL can name nothing, so it is a 404
+# from the router instead of a database overflow error (a 500) in the view.
+MAX_ID = 2**31 - 1
 
 PAGINATION_HEADER_DOC = {
     "description": (
@@ -14,8 +23,19 @@ PAGINATION_HEADER_DOC = {
 }
 
 
+class BoundedIntConverter(IntegerConverter):
+    """<int:...> limited to what the database can store (documented as the path parameter's maximum)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
+        super().__init__(map, fixed_digits, min, MAX_ID if max is None else max, signed)
+
+
 class VendingApi(Api):
     """Api whose error handler keeps the headers an HTTPException carries (Allow on 405)."""
+
+    def init_app(self, app, *, spec_kwargs=None):
+        app.url_map.converters["int"] = BoundedIntConverter
+        super().init_app(app, spec_kwargs=spec_kwargs)
 
     def handle_http_exception(self, error):
         payload, code, headers = super().handle_http_exception(error)
@@ -25,11 +45,47 @@ class VendingApi(Api):
         return payload, code, headers
 
 
+def _check_text(value) -> None:
+    """Refuse strings no database can store: unpaired UTF-16 surrogates (written as \\ud800 escapes)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            item.encode("utf-8")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+class JSONBodyParser(FlaskParser):
+    """webargs' parser, but a body nested too deeply or holding unpaired surrogates is a 400, not a 500."""
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return core.missing
+        raw = req.get_data(cache=True)
+        try:
+            value = core.parse_json(raw)
+            _check_text(value)
+        except RecursionError as error:
+            raise json.JSONDecodeError("JSON nested too deeply", "<body>", 0) from error
+        except UnicodeEncodeError as error:
+            raise json.JSONDecodeError("JSON string with an unpaired surrogate", "<body>", error.start) from error
+        return value
+
+
 class VendingBlueprint(Blueprint):
-    """Blueprint documenting X-Pagination as the JSON string it really is."""
+    """Blueprint documenting X-Pagination as the JSON string it really is, with a hardened body parser."""
+
+    ARGUMENTS_PARSER = JSONBodyParser()
 
     def _document_pagination_metadata(self, spec, resp_doc):
         resp_doc.setdefault("headers", {})[self.PAGINATION_HEADER_NAME] = PAGINATION_HEADER_DOC
+
+
+MAX_OFFSET = 2**62
 
 
 class SQLPage(Page):
@@ -45,6 +101,8 @@ class SQLPage(Page):
     def items(self):
         from app.extensions import db
 
+        if self.page_params.first_item >= MAX_OFFSET:
+            return []  # far beyond the last page; the database could not take the offset
         stmt = self.collection.limit(self.page_params.page_size).offset(self.page_params.first_item)
         return list(db.session.scalars(stmt))
 

@@ -8,7 +8,7 @@ from sqlalchemy import Select, func, select, update
 from app.extensions import db
 from app.models import Product, User
 from app.services import passwords, sessions
-from app.services.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from app.services.errors import Conflict, InvalidInput, NotFound
 from app.services.policy import Actor, require_role, require_self_or_admin
 from app.services.tx import lock_one, write_transaction
 from app.services.vending import return_escrow
@@ -80,7 +80,7 @@ def change_password(actor: Actor, user_id: int, current_password: str, new_passw
     stored_hash = user.password_hash
     db.session.rollback()
     if not passwords.verify_password(stored_hash, current_password):
-        raise Unauthorized("Current password is wrong", {"currentPassword": ["Current password is wrong"]})
+        raise InvalidInput("Current password is wrong", field="currentPassword")
     new_hash = passwords.hash_password(new_password)
     keep = actor.session_id if actor.id == user_id else None
     return _store_password(user_id, new_hash, keep)

@@ -3,7 +3,7 @@
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.api.base import StrictBoolean, StrictInteger, StrictSchema
+from app.api.base import MAX_ID, StrictBoolean, StrictInteger, StrictSchema
 from app.services.coins import COINS
 from app.services.products import COST_MAX, NAME_MAX, STOCK_MAX
 from app.services.users import PASSWORD_MAX, PASSWORD_MIN, USERNAME_PATTERN, USERNAME_RULE
@@ -107,7 +107,8 @@ class ProductPatchSchema(ProductInputSchema):
 
 
 class ProductQuerySchema(StrictSchema):
-    seller_id = StrictInteger(data_key="sellerId")
+    # a query string is text: a lenient Integer, bounded so it always fits the database's integers
+    seller_id = fields.Integer(data_key="sellerId", validate=validate.Range(min=1, max=MAX_ID))
     in_stock = fields.Boolean(data_key="inStock")
     q = fields.String(validate=[validate.Length(max=NAME_MAX), _no_nul])
 
@@ -131,7 +132,7 @@ class EscrowSchema(ma.Schema):
 
 
 class BuySchema(StrictSchema):
-    product_id = StrictInteger(required=True, data_key="productId", validate=validate.Range(min=1))
+    product_id = StrictInteger(required=True, data_key="productId", validate=validate.Range(min=1, max=MAX_ID))
     amount = StrictInteger(load_default=1, validate=validate.Range(min=1, max=MAX_AMOUNT))
 
 

@@ -1,0 +1,181 @@
+"""Order history, its visibility, and refunds."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import update
+
+from app.extensions import db
+from app.models import CoinTube, LedgerEntry, Order, Product
+from tests.api.conftest import API, assert_error, buy_via_api, pagination
+from tests.factories import make_product
+
+ORDER_FIELDS = {"id", "productId", "productName", "unitCost", "amount", "totalSpent", "change", "buyerId",
+                "sellerId", "status", "refundable", "createdAt", "refundedAt"}
+
+
+def tubes() -> dict[int, int]:
+    db.session.rollback()
+    return {t.coin: t.count for t in db.session.query(CoinTube)}
+
+
+@pytest.fixture
+def sales(client, buyer, other_buyer, seller, other_seller, set_tubes):
+    """Three orders: buyer buys Cola (seller) twice, other_buyer buys Water (other_seller)."""
+    set_tubes({5: 10, 10: 10, 20: 10, 50: 10, 100: 10})
+    cola = make_product(seller, product_name="Cola", cost=35, refundable=True)
+    water = make_product(other_seller, product_name="Water", cost=25)
+    first = buy_via_api(client, buyer, cola, 50)["orderId"]
+    second = buy_via_api(client, buyer, cola, 100, amount=2)["orderId"]
+    third = buy_via_api(client, other_buyer, water, 20, 5)["orderId"]
+    return {"cola": cola, "water": water, "first": first, "second": second, "third": third}
+
+
+def listed(client, account, **query) -> list[int]:
+    response = client.get(f"{API}/orders", headers=account.headers, query_string=query)
+    assert response.status_code == 200
+    assert all(set(o) == ORDER_FIELDS for o in response.json)
+    return [o["id"] for o in response.json]
+
+
+def test_order_body(client, buyer, seller, sales):
+    response = client.get(f"{API}/orders/{sales['second']}", headers=buyer.headers)
+
+    assert response.status_code == 200
+    body = response.json
+    assert set(body) == ORDER_FIELDS
+    assert {k: v for k, v in body.items() if k != "createdAt"} == {
+        "id": sales["second"], "productId": sales["cola"].id, "productName": "Cola", "unitCost": 35, "amount": 2,
+        "totalSpent": 70, "change": [20, 10], "buyerId": buyer.id, "sellerId": seller.id, "status": "paid",
+        "refundable": True, "refundedAt": None}
+    datetime.fromisoformat(body["createdAt"])
+
+
+def test_each_role_sees_its_own_orders_newest_first(client, buyer, other_buyer, seller, other_seller, admin, sales):
+    assert listed(client, buyer) == [sales["second"], sales["first"]]
+    assert listed(client, other_buyer) == [sales["third"]]
+    assert listed(client, seller) == [sales["second"], sales["first"]]
+    assert listed(client, other_seller) == [sales["third"]]
+    assert listed(client, admin) == [sales["third"], sales["second"], sales["first"]]
+
+
+def test_orders_are_paginated(client, admin, sales):
+    response = client.get(f"{API}/orders", headers=admin.headers, query_string={"page": 2, "page_size": 2})
+    assert [o["id"] for o in response.json] == [sales["first"]]
+    assert pagination(response) == {"total": 3, "total_pages": 2, "first_page": 1, "last_page": 2, "page": 2,
+                                    "previous_page": 1}
+    assert_error(client.get(f"{API}/orders", headers=admin.headers, query_string={"page_size": 101}), 422)
+
+
+@pytest.mark.parametrize("who, status", [("buyer", 200), ("seller", 200), ("admin", 200),
+                                         ("other_buyer", 403), ("other_seller", 403)])
+def test_order_by_id_visibility(client, accounts, sales, who, status):
+    response = client.get(f"{API}/orders/{sales['first']}", headers=accounts[who].headers)
+    if status == 200:
+        assert response.status_code == 200 and response.json["id"] == sales["first"]
+    else:
+        assert_error(response, status)
+
+
+def test_unknown_order_is_404(client, admin, buyer):
+    assert_error(client.get(f"{API}/orders/99999", headers=admin.headers), 404)
+    assert_error(client.post(f"{API}/orders/99999/refund", headers=buyer.headers), 404)
+
+
+def test_refund_returns_stock_and_pays_from_the_tubes(client, buyer, seller, set_tubes, sales):
+    set_tubes({5: 3, 10: 3, 20: 3, 50: 3, 100: 3})
+
+    response = client.post(f"{API}/orders/{sales['second']}/refund", headers=buyer.headers)
+
+    assert response.status_code == 200
+    assert response.json == {"orderId": sales["second"], "refunded": 70, "change": [50, 20]}
+    assert tubes() == {5: 3, 10: 3, 20: 2, 50: 2, 100: 3}
+    assert db.session.get(Product, sales["cola"].id).amount_available == 10 - 3 + 2
+    order = db.session.get(Order, sales["second"])
+    assert (order.status, order.refunded_amount, order.refund_change) == ("refunded", 70, [50, 20])
+    assert order.refunded_at is not None
+    assert db.session.query(LedgerEntry).filter_by(order_id=order.id, kind="refund_paid").count() == 1
+    seen = client.get(f"{API}/orders/{sales['second']}", headers=buyer.headers).json
+    assert seen["status"] == "refunded"
+    datetime.fromisoformat(seen["refundedAt"])
+
+
+def test_refund_uses_fewest_coins_the_tubes_can_pay(client, buyer, set_tubes, sales):
+    set_tubes({50: 1, 20: 4, 10: 0})  # 70 = 50 + 20, not 20 * 3 + ...
+    response = client.post(f"{API}/orders/{sales['second']}/refund", headers=buyer.headers)
+    assert response.json["change"] == [50, 20]
+    set_tubes({50: 1, 20: 3})  # 35 cannot be paid with 50s and 20s
+    body = assert_error(client.post(f"{API}/orders/{sales['first']}/refund", headers=buyer.headers), 409)
+    assert "35" in body["message"]
+
+
+def test_second_refund_is_409_and_changes_nothing(client, buyer, sales, db_snapshot):
+    assert client.post(f"{API}/orders/{sales['first']}/refund", headers=buyer.headers).status_code == 200
+    before = db_snapshot()
+
+    body = assert_error(client.post(f"{API}/orders/{sales['first']}/refund", headers=buyer.headers), 409)
+
+    assert "already" in body["message"]
+    assert db_snapshot() == before
+
+
+def test_refund_of_a_non_refundable_product_is_409(client, other_buyer, sales, db_snapshot):
+    before = db_snapshot()
+    body = assert_error(client.post(f"{API}/orders/{sales['third']}/refund", headers=other_buyer.headers), 409)
+    assert "not refundable" in body["message"]
+    assert db_snapshot() == before
+
+
+def test_refund_after_the_window_is_409(client, buyer, sales, db_snapshot):
+    db.session.execute(update(Order).where(Order.id == sales["first"])
+                       .values(created_at=datetime.now(UTC) - timedelta(seconds=901)))
+    db.session.commit()
+    before = db_snapshot()
+
+    body = assert_error(client.post(f"{API}/orders/{sales['first']}/refund", headers=buyer.headers), 409)
+
+    assert "15 minutes" in body["message"]
+    assert db_snapshot() == before
+    # the other order is still inside the window
+    assert client.post(f"{API}/orders/{sales['second']}/refund", headers=buyer.headers).status_code == 200
+
+
+@pytest.mark.parametrize("app_config", [{"REFUND_WINDOW_SECONDS": 0}])
+def test_refund_window_comes_from_config(client, buyer, sales, db_snapshot):
+    before = db_snapshot()
+    assert_error(client.post(f"{API}/orders/{sales['first']}/refund", headers=buyer.headers), 409)
+    assert db_snapshot() == before
+
+
+def test_refund_is_409_when_the_tubes_cannot_pay(client, buyer, set_tubes, sales, db_snapshot):
+    set_tubes({100: 5})
+    before = db_snapshot()
+
+    body = assert_error(client.post(f"{API}/orders/{sales['first']}/refund", headers=buyer.headers), 409)
+
+    assert "cannot pay" in body["message"]
+    assert db_snapshot() == before
+
+
+def test_refund_of_a_product_taken_off_sale_still_pays(client, buyer, seller, sales):
+    client.delete(f"{API}/products/{sales['cola'].id}", headers=seller.headers)
+    response = client.post(f"{API}/orders/{sales['first']}/refund", headers=buyer.headers)
+    assert response.status_code == 200 and response.json["refunded"] == 35
+
+
+@pytest.mark.parametrize("who", ["other_buyer", "seller", "other_seller", "admin"])
+def test_only_the_buyer_of_the_order_may_refund(client, accounts, sales, db_snapshot, who):
+    before = db_snapshot()
+    assert_error(client.post(f"{API}/orders/{sales['first']}/refund", headers=accounts[who].headers), 403)
+    assert db_snapshot() == before
+
+
+def test_refund_is_409_when_the_stock_would_overflow(client, buyer, seller, sales, db_snapshot):
+    db.session.execute(update(Product).where(Product.id == sales["cola"].id).values(amount_available=10_000))
+    db.session.commit()
+    before = db_snapshot()
+
+    body = assert_error(client.post(f"{API}/orders/{sales['second']}/refund", headers=buyer.headers), 409)
+
+    assert "stock" in body["message"]
+    assert db_snapshot() == before

@@ -1,0 +1,104 @@
+"""orders service: visibility and refund rules without HTTP."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import update
+
+from app.extensions import db
+from app.models import CoinTube, Order, Product
+from app.services import orders, vending
+from app.services.errors import Conflict, Forbidden, NotFound
+from tests.api.conftest import give_escrow
+from tests.factories import make_product
+
+FLOAT = 20
+
+
+def buy(account, product, coins, amount=1):
+    give_escrow(account.id, coins)
+    return vending.buy(account.actor, product.id, amount, initial_float=FLOAT).order.id
+
+
+def refund(account, order_id, window=900):
+    return orders.refund(account.actor, order_id, window_seconds=window, initial_float=FLOAT)
+
+
+@pytest.fixture
+def world(app, buyer, other_buyer, seller, other_seller, set_tubes):
+    set_tubes({5: 5, 10: 5, 20: 5, 50: 5, 100: 5})
+    cola = make_product(seller, product_name="Cola", cost=35, refundable=True)
+    water = make_product(other_seller, product_name="Water", cost=25)
+    return {
+        "cola": cola,
+        "mine": buy(buyer, cola, {50: 1}),
+        "theirs": buy(other_buyer, water, {20: 1, 5: 1}),
+    }
+
+
+def ids(actor):
+    return [o.id for o in db.session.scalars(orders.visible_orders(actor))]
+
+
+def test_visibility_by_role(world, buyer, other_buyer, seller, other_seller, admin):
+    assert ids(buyer.actor) == [world["mine"]]
+    assert ids(other_buyer.actor) == [world["theirs"]]
+    assert ids(seller.actor) == [world["mine"]]
+    assert ids(other_seller.actor) == [world["theirs"]]
+    assert ids(admin.actor) == [world["theirs"], world["mine"]]
+
+
+def test_get_order(world, buyer, seller, admin, other_buyer, other_seller):
+    for account in (buyer, seller, admin):
+        assert orders.get_order(account.actor, world["mine"]).id == world["mine"]
+    for account in (other_buyer, other_seller):
+        with pytest.raises(Forbidden):
+            orders.get_order(account.actor, world["mine"])
+    with pytest.raises(NotFound):
+        orders.get_order(admin.actor, 99999)
+
+
+def test_refund_refusal_reasons(world, buyer, other_buyer):
+    order = db.session.get(Order, world["mine"])
+    assert orders.refund_refusal(order, buyer.id, 900) is None
+    assert "Only the buyer" in orders.refund_refusal(order, other_buyer.id, 900)
+    assert "minutes" in orders.refund_refusal(order, buyer.id, 0)
+    assert "not refundable" in orders.refund_refusal(db.session.get(Order, world["theirs"]), other_buyer.id, 900)
+
+
+def test_refund_pays_back_and_restocks(world, buyer):
+    result = refund(buyer, world["mine"])
+    assert (result.order.status, result.order.refunded_amount, result.change) == ("refunded", 35, [20, 10, 5])
+    db.session.rollback()
+    assert db.session.get(Product, world["cola"].id).amount_available == 10
+    assert db.session.get(Order, world["mine"]).refunded_at is not None
+    with pytest.raises(Conflict):
+        refund(buyer, world["mine"])
+
+
+def test_refund_refusals(world, buyer, other_buyer, seller, set_tubes):
+    with pytest.raises(Forbidden):
+        refund(seller, world["mine"])
+    with pytest.raises(Forbidden):
+        refund(other_buyer, world["mine"])
+    with pytest.raises(NotFound):
+        refund(buyer, 99999)
+    with pytest.raises(Conflict):
+        refund(other_buyer, world["theirs"])
+    with pytest.raises(Conflict):
+        refund(buyer, world["mine"], window=0)
+    db.session.execute(update(Order).values(created_at=datetime.now(UTC) - timedelta(hours=1)))
+    db.session.commit()
+    with pytest.raises(Conflict):
+        refund(buyer, world["mine"])
+    db.session.rollback()
+    assert db.session.get(Order, world["mine"]).status == "paid"
+
+
+def test_refund_refused_when_tubes_cannot_pay(world, buyer, set_tubes):
+    set_tubes({100: 3})
+    with pytest.raises(Conflict):
+        refund(buyer, world["mine"])
+    db.session.rollback()
+    assert {t.coin: t.count for t in db.session.query(CoinTube)} == {5: 0, 10: 0, 20: 0, 50: 0, 100: 3}
+    assert db.session.get(Order, world["mine"]).status == "paid"
