@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
 from app.extensions import db
 from app.models import LedgerEntry, Order, Product, User
@@ -29,6 +29,26 @@ def visible_orders(actor: Actor) -> Select:
     elif actor.role == "seller":
         stmt = stmt.where(Order.seller_id == actor.id)
     return stmt
+
+
+@dataclass
+class SalesTotals:
+    orders: int
+    units: int
+    revenue: int
+
+
+def sales_totals(actor: Actor) -> SalesTotals:
+    """A seller's paid (not refunded) sales: how many orders, units and cents."""
+    require_role(actor, "seller")
+    count, units, revenue = db.session.execute(
+        select(
+            func.count(Order.id),
+            func.coalesce(func.sum(Order.amount), 0),
+            func.coalesce(func.sum(Order.total_spent), 0),
+        ).where(Order.seller_id == actor.id, Order.status == "paid")
+    ).one()
+    return SalesTotals(int(count), int(units), int(revenue))
 
 
 def get_order(actor: Actor, order_id: int) -> Order:

@@ -1,0 +1,118 @@
+"""Browser sessions are rows of the same registry as API tokens.
+
+The Flask session cookie holds only the session token; every request checks it against the
+registry, so ending the session anywhere (an API logout/all included) signs the browser out.
+"""
+
+import functools
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, request, session, url_for
+from flask_login import UserMixin, current_user, login_required
+
+from app.extensions import db, login_manager
+from app.models import User
+from app.services import policy, sessions
+from app.services.errors import Unauthorized
+from app.services.policy import Actor
+
+TOKEN_KEY = "auth_token"
+
+
+@dataclass
+class WebUser(UserMixin):
+    actor: Actor
+    username: str
+
+    @property
+    def id(self) -> int:
+        return self.actor.id
+
+    @property
+    def role(self) -> str:
+        return self.actor.role
+
+    @property
+    def session_id(self) -> int | None:
+        return self.actor.session_id
+
+    def get_id(self) -> str:
+        return str(self.actor.id)
+
+
+def init_login_manager(_state=None) -> None:
+    login_manager.login_view = "home.login"
+    login_manager.login_message = "Please log in to see that page."
+    login_manager.login_message_category = "info"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> WebUser | None:
+    token = session.get(TOKEN_KEY)
+    if not token:
+        return None
+    try:
+        actor = sessions.authenticate(token)
+    except Unauthorized as error:
+        forget_browser_session()
+        flash(error.message, "warning")
+        return None
+    if str(actor.id) != user_id:
+        forget_browser_session()
+        return None
+    username = db.session.scalar(db.select(User.username).where(User.id == actor.id))
+    db.session.rollback()
+    return WebUser(actor, username)
+
+
+def start_browser_session(result: sessions.LoginResult) -> None:
+    from flask_login import login_user
+
+    session.clear()
+    session[TOKEN_KEY] = result.token
+    login_user(WebUser(Actor(result.user.id, result.user.role, result.session_id), result.user.username))
+
+
+def forget_browser_session() -> None:
+    for key in (TOKEN_KEY, "_user_id", "_fresh", "_id", "last_result"):
+        session.pop(key, None)
+
+
+def web_login(username: str, password: str) -> sessions.LoginResult:
+    return sessions.login(
+        username,
+        password,
+        kind="web",
+        ttl_seconds=current_app.config["AUTH_TOKEN_TTL_SECONDS"],
+        user_agent=request.headers.get("User-Agent"),
+    )
+
+
+def actor() -> Actor:
+    return current_user.actor
+
+
+def role_required(*roles: str):
+    """Anonymous visitors go to the login page; signed-in users of another role get a 403 page."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        @login_required
+        def wrapper(*args, **kwargs):
+            policy.require_role(actor(), *roles)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: never another host, never a scheme-relative URL."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") \
+                and "\\" not in target:
+            return target
+    return url_for("home.catalogue")

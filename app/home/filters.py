@@ -1,0 +1,28 @@
+"""Jinja filters and globals for money and coins."""
+
+from app.home import bp
+from app.services.coins import COINS_DESC
+
+
+@bp.app_template_filter("money")
+def money(cents: int | None) -> str:
+    cents = cents or 0
+    sign = "-" if cents < 0 else ""
+    return f"{sign}€{abs(cents) // 100}.{abs(cents) % 100:02d}"
+
+
+@bp.app_template_filter("coin")
+def coin_label(value: int) -> str:
+    return "€1" if value == 100 else f"{value}¢"
+
+
+@bp.app_template_filter("coin_counts")
+def coin_counts(coins: list[int] | dict[int, int]) -> list[tuple[int, int]]:
+    """[(coin, count), ...] largest first, from a coin list or a {coin: count} dict."""
+    if isinstance(coins, dict):
+        counts = {int(k): v for k, v in coins.items()}
+    else:
+        counts = {}
+        for value in coins or []:
+            counts[value] = counts.get(value, 0) + 1
+    return [(c, counts[c]) for c in COINS_DESC if counts.get(c)]

@@ -1,0 +1,125 @@
+"""Flask-WTF forms. Field rules come from the services (one rule, one place)."""
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+)
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
+
+from app.services import products, users
+from app.services.coins import COINS, is_coin
+from app.services.errors import InvalidInput
+
+
+def service_rule(check, *args):
+    """Run a service check and turn its InvalidInput into a form ValidationError."""
+    try:
+        check(*args)
+    except InvalidInput as error:
+        raise ValidationError(error.message) from None
+
+
+class ActionForm(FlaskForm):
+    """A button that only needs the CSRF token (logout, reset, refund, delete ...)."""
+
+    submit = SubmitField("Confirm")
+
+
+class RegisterForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired()], description=users.USERNAME_RULE)
+    password = PasswordField(
+        "Password", validators=[DataRequired()], description=f"{users.PASSWORD_MIN}-{users.PASSWORD_MAX} characters"
+    )
+    confirm = PasswordField("Repeat password", validators=[DataRequired(), EqualTo("password", "Passwords differ")])
+    role = RadioField(
+        "I want to",
+        choices=[SelectChoice("buyer", "Buy snacks (buyer)"), SelectChoice("seller", "Sell products (seller)")],
+        default="buyer",
+        validators=[DataRequired()],
+    )
+    submit = SubmitField("Create account")
+
+    def validate_username(self, field):
+        service_rule(users.check_username, field.data)
+
+    def validate_password(self, field):
+        service_rule(users.check_password, field.data)
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=32)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=users.PASSWORD_MAX)])
+    next = HiddenField()
+    submit = SubmitField("Log in")
+
+
+class DepositForm(FlaskForm):
+    coin = IntegerField("Coin", validators=[InputRequired()])
+
+    def validate_coin(self, field):
+        if not is_coin(field.data):
+            raise ValidationError("The machine accepts only 5, 10, 20, 50 and 100 cent coins")
+
+
+class BuyForm(FlaskForm):
+    product_id = SelectField("Product", coerce=int, validators=[InputRequired()])
+    amount = IntegerField("Amount", default=1, validators=[InputRequired()])
+    submit = SubmitField("Buy")
+
+
+class ProductForm(FlaskForm):
+    product_name = StringField("Name", validators=[DataRequired()])
+    cost = IntegerField("Price in cents", validators=[InputRequired()],
+                        description="A multiple of 5, e.g. 35 for €0.35")
+    amount_available = IntegerField("Units in stock", validators=[InputRequired()], default=0)
+    refundable = BooleanField("Buyers may refund it", description="Refunds are possible shortly after purchase")
+    submit = SubmitField("Save")
+
+    def validate_product_name(self, field):
+        service_rule(products.check_product_fields, {"product_name": field.data})
+
+    def validate_cost(self, field):
+        service_rule(products.check_product_fields, {"cost": field.data})
+
+    def validate_amount_available(self, field):
+        service_rule(products.check_product_fields, {"amount_available": field.data})
+
+    def fields_dict(self) -> dict:
+        return {
+            "product_name": self.product_name.data,
+            "cost": self.cost.data,
+            "amount_available": self.amount_available.data,
+            "refundable": bool(self.refundable.data),
+        }
+
+
+class RestockForm(FlaskForm):
+    units = IntegerField("Units to add", validators=[InputRequired()], default=10)
+    submit = SubmitField("Restock")
+
+
+class ImageForm(FlaskForm):
+    image = FileField("Picture", validators=[FileRequired("Choose an image file")],
+                      description="PNG, JPEG or WebP, at most 1 MiB")
+    submit = SubmitField("Upload")
+
+
+class TubesForm(FlaskForm):
+    c5 = IntegerField("5¢", validators=[InputRequired()])
+    c10 = IntegerField("10¢", validators=[InputRequired()])
+    c20 = IntegerField("20¢", validators=[InputRequired()])
+    c50 = IntegerField("50¢", validators=[InputRequired()])
+    c100 = IntegerField("€1", validators=[InputRequired()])
+    submit = SubmitField("Set tubes")
+
+    def counts(self) -> dict[int, int]:
+        return {coin: getattr(self, f"c{coin}").data for coin in COINS}

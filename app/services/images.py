@@ -1,0 +1,97 @@
+"""Product images: decoded with Pillow and re-encoded, so no metadata or hidden payload survives."""
+
+import io
+import warnings
+
+from PIL import Image, UnidentifiedImageError
+
+from app.extensions import db
+from app.models import Product
+from app.services.errors import InvalidInput, NotFound
+from app.services.policy import Actor, require_product_owner
+from app.services.products import get_product
+from app.services.tx import lock_one, write_transaction
+
+FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+MAX_PIXELS = 4096 * 4096
+MAX_SIDE = 4096
+STORED_SIDE = 800
+FIELD = "image"
+
+
+def _refuse(message: str) -> InvalidInput:
+    return InvalidInput(message, field=FIELD)
+
+
+def clean_image(data: bytes, *, max_bytes: int) -> tuple[bytes, str]:
+    """Check that `data` is a PNG, JPEG or WebP picture of sane size; return it re-encoded and its type."""
+    if not data:
+        raise _refuse("Choose an image file")
+    if len(data) > max_bytes:
+        raise _refuse(f"The image must be at most {max_bytes // 1024} KiB")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=list(FORMATS)) as probe:
+                kind = probe.format
+                width, height = probe.size
+                if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
+                    raise _refuse(f"The image must be at most {MAX_SIDE}x{MAX_SIDE} pixels")
+                probe.verify()
+            with Image.open(io.BytesIO(data), formats=[kind]) as picture:
+                picture.load()
+                picture = _normalised(picture)
+    except InvalidInput:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _refuse("The file must be a PNG, JPEG or WebP image") from None
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise _refuse("The image file is damaged or not a PNG, JPEG or WebP image") from None
+    return _encode(picture, kind), FORMATS[kind]
+
+
+def _normalised(picture: Image.Image) -> Image.Image:
+    """A fresh pixel-only copy, scaled down to the size the pages show."""
+    mode = "RGBA" if picture.mode in ("RGBA", "LA", "P", "PA") else "RGB"
+    clean = picture.convert(mode)
+    clean.thumbnail((STORED_SIDE, STORED_SIDE))
+    return clean
+
+
+def _encode(picture: Image.Image, kind: str) -> bytes:
+    out = io.BytesIO()
+    if kind == "JPEG":
+        picture.convert("RGB").save(out, format="JPEG", quality=85, optimize=True)
+    elif kind == "WEBP":
+        picture.save(out, format="WEBP", quality=85)
+    else:
+        picture.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def set_product_image(actor: Actor, product_id: int, data: bytes, *, max_bytes: int) -> Product:
+    """Replace a product's picture (its seller only). The slow decoding happens outside the transaction."""
+    require_product_owner(actor, get_product(product_id).seller_id)
+    db.session.rollback()  # no transaction stays open while Pillow works
+    image, mime = clean_image(data, max_bytes=max_bytes)
+    return _store(actor, product_id, image, mime)
+
+
+@write_transaction
+def _store(actor: Actor, product_id: int, image: bytes, mime: str) -> Product:
+    product = lock_one(Product, product_id)
+    if product is None or not product.on_sale:
+        raise NotFound("No such product")
+    require_product_owner(actor, product.seller_id)
+    product.image = image
+    product.image_mime = mime
+    product.image_version = (product.image_version or 0) + 1
+    return product
+
+
+def get_product_image(product_id: int) -> tuple[bytes, str, int]:
+    """The stored picture, its type and version, or NotFound."""
+    product = db.session.get(Product, product_id)
+    if product is None or not product.on_sale or product.image_mime is None:
+        raise NotFound("This product has no image")
+    return product.image, product.image_mime, product.image_version
