@@ -3,7 +3,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 export FLASK_APP := run.py
 
-.PHONY: run test lint venv clean
+.PHONY: run serve test lint venv clean bench
 
 venv: $(VENV)/.installed
 
@@ -19,6 +19,12 @@ run: venv
 	$(BIN)/flask seed-demo
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
+## make serve: production shape locally: migrate, then gunicorn + ProductionConfig on 127.0.0.1:8000 (needs SECRET_KEY)
+serve: venv
+	@test -n "$$SECRET_KEY" || { echo 'make serve needs SECRET_KEY (32+ random characters): SECRET_KEY=$$(python3 -c "import secrets; print(secrets.token_urlsafe(32))") make serve' >&2; exit 2; }
+	APP_CONFIG=production $(BIN)/flask db upgrade
+	APP_CONFIG=production SESSION_COOKIE_SECURE=$${SESSION_COOKIE_SECURE:-0} $(BIN)/gunicorn -c gunicorn_cfg.py run:app
+
 ## make test: lint, then the whole suite on SQLite, and again on PostgreSQL when TEST_DATABASE_URL is set
 test: venv lint
 	env -u TEST_DATABASE_URL $(BIN)/pytest -q
@@ -29,8 +35,14 @@ test: venv lint
 		echo "== TEST_DATABASE_URL not set: PostgreSQL run skipped"; \
 	fi
 
+## make bench: load test under gunicorn on a throw-away PostgreSQL database, next to its ceilings (bench/README.md)
+bench: venv
+	@command -v wrk >/dev/null || apt-get install -y wrk || sudo -n apt-get install -y wrk || { echo "make bench needs wrk" >&2; exit 2; }
+	$(BIN)/python bench/bench.py
+
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/bandit -q -c pyproject.toml -r app -x tests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

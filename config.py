@@ -33,6 +33,9 @@ class Config:
         self.MAX_IMAGE_BYTES = env_int("MAX_IMAGE_BYTES", 1024 * 1024)
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        # Redis down -> each process counts in memory until Redis is back (never fail-open, never 500).
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "vending")
         self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
         self.REGISTER_RATE_LIMIT = os.environ.get("REGISTER_RATE_LIMIT", "20 per minute")
         self.PROXY_FIX_HOPS = env_int("PROXY_FIX_HOPS", 0)
@@ -42,6 +45,7 @@ class Config:
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.WTF_CSRF_TIME_LIMIT = None
+        self.BOOTSTRAP_SERVE_LOCAL = True
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.API_TITLE = "Vending Machine API"
         self.API_VERSION = "v1"

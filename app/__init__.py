@@ -9,7 +9,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import config as config_module
 from app.database import configure_engine
 from app.errors import register_errorhandlers
-from app.extensions import api, csrf, db, migrate
+from app.extensions import api, bootstrap, csrf, db, login_manager, migrate
+from app.limits import init_limiter
+from app.security import register_security_headers
 
 
 def create_app(config: object | None = None, **overrides) -> Flask:
@@ -46,6 +48,10 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db)
     csrf.init_app(app)
     api.init_app(app)
+    login_manager.init_app(app)
+    bootstrap.init_app(app)
+    init_limiter(app)
+    register_security_headers(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -60,6 +66,14 @@ def register_blueprints(app: Flask) -> None:
         config={"app_name": "Vending Machine API", "persistAuthorization": True},
     )
     app.register_blueprint(docs)
+
+    from app.health import bp as health
+
+    app.register_blueprint(health)
+
+    from app.home import bp as home
+
+    app.register_blueprint(home)
 
 
 def register_commands(app: Flask) -> None:

@@ -1,5 +1,8 @@
 """Flask extensions, created unbound and bound to an app in create_app."""
 
+from flask_bootstrap import Bootstrap5
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -27,3 +30,6 @@ migrate = Migrate(render_as_batch=True, compare_type=True)
 api = VendingApi()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+bootstrap = Bootstrap5()
+# Storage, enabled flag and in-memory fallback come from RATELIMIT_* config (see app/limits.py).
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
 from app.models import AuthSession, User
@@ -51,9 +52,11 @@ def _active_count(user_id: int, now: datetime) -> int:
 
 def login(username: str, password: str, *, kind: str, ttl_seconds: int, user_agent: str | None) -> LoginResult:
     """Check the password and open a session. Other active sessions are counted, not ended."""
-    row = db.session.execute(
-        select(User.id, User.password_hash).where(User.username_key == username.lower())
-    ).first()
+    row = None
+    if "\x00" not in username:  # PostgreSQL refuses NUL in text; no username contains one
+        row = db.session.execute(
+            select(User.id, User.password_hash).where(User.username_key == username.lower())
+        ).first()
     db.session.rollback()  # the slow hash below must not hold a transaction open
     if row is None:
         passwords.burn_time_for_unknown_user(password)
@@ -88,21 +91,42 @@ def open_session(user_id: int, *, kind: str, ttl_seconds: int, user_agent: str |
 
 def authenticate(token: str) -> Actor:
     """The actor behind a token, or Unauthorized. Touches last_seen_at at most once a minute."""
+    return authenticate_user(token)[0]
+
+
+def authenticate_user(token: str) -> tuple[Actor, User]:
+    """authenticate(), also returning the user row it loaded in the same query.
+
+    One indexed query and no write on most requests: the read transaction stays open, so the
+    view's own reads reuse its connection, and while the caller holds the returned User (the
+    identity map only keeps weak references) db.session.get(User, id) is answered without SQL.
+    Write services commit this read transaction before their BEGIN IMMEDIATE / FOR UPDATE, and
+    lock_one re-reads the rows it locks, so no stale value can reach a write.
+    """
     now = utcnow()
     row = db.session.execute(
-        select(AuthSession.id, AuthSession.user_id, AuthSession.expires_at, AuthSession.last_seen_at, User.role)
+        select(AuthSession.id, AuthSession.expires_at, AuthSession.last_seen_at, User)
         .join(User, User.id == AuthSession.user_id)
         .where(AuthSession.token_hash == hash_token(token))
     ).first()
     if row is None or row.expires_at <= now:
         db.session.rollback()
         raise Unauthorized("Your session has expired or was ended; please log in again")
+    actor = Actor(id=row.User.id, role=row.User.role, session_id=row.id)
     if now - row.last_seen_at > LAST_SEEN_RESOLUTION:
-        db.session.execute(update(AuthSession).where(AuthSession.id == row.id).values(last_seen_at=now))
-        db.session.commit()
-    else:
         db.session.rollback()
-    return Actor(id=row.user_id, role=row.role, session_id=row.id)
+        _touch(row.id, now)
+    return actor, row.User
+
+
+def _touch(session_id: int, now: datetime) -> None:
+    """Best effort: a busy database must not turn an authenticated request into an error."""
+    try:
+        db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        db.session.execute(update(AuthSession).where(AuthSession.id == session_id).values(last_seen_at=now))
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()
 
 
 def active_session_count(user_id: int) -> int:

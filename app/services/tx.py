@@ -64,7 +64,7 @@ def write_transaction(func: Callable[P, R]) -> Callable[P, R]:
                     if isinstance(error, IntegrityError) or _is_retryable(error):
                         raise Unavailable("The machine is busy, please try again") from error
                     raise
-                time.sleep(random.uniform(0.005, 0.02) * attempt)  # noqa: S311 (jitter, not crypto)
+                time.sleep(random.uniform(0.005, 0.02) * attempt)  # noqa: S311 (jitter, not crypto)  # nosec B311
             except BaseException:
                 session.rollback()
                 raise

@@ -75,6 +75,8 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int, on_su
     if paid_in < total:
         raise Conflict(f"Insufficient deposit: {total} cents needed, {paid_in} inserted")
     escrowed = user.escrowed_coins
+    # Read before the tubes are locked: every buyer queues on the tube rows, so hold them briefly.
+    seller = db.session.get(User, product.seller_id) if product.seller_id else None
     tubes = lock_tubes(initial_float)
     available = tube_counts(tubes)
     for coin in COINS:
@@ -93,7 +95,7 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int, on_su
         buyer_id=user.id,
         buyer_username=user.username,
         seller_id=product.seller_id,
-        seller_username=db.session.get(User, product.seller_id).username if product.seller_id else None,
+        seller_username=seller.username if seller else None,
         product_id=product.id,
         product_name=product.product_name,
         unit_cost=product.cost,

@@ -4,6 +4,7 @@ from flask.views import MethodView
 from app.api.base import VendingBlueprint
 from app.api.v1.schemas import LoginResultSchema, LoginSchema, RevokedSchema, SessionSchema
 from app.api.v1.security import actor, auth_required
+from app.limits import login_limit_per_address, login_limit_per_username
 from app.services import sessions
 
 blp = VendingBlueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in and sessions")
@@ -11,9 +12,12 @@ blp = VendingBlueprint("auth", __name__, url_prefix="/api/v1/auth", description=
 
 @blp.route("/login")
 class Login(MethodView):
+    @login_limit_per_address
+    @login_limit_per_username
     @blp.arguments(LoginSchema)
     @blp.response(200, LoginResultSchema)
     @blp.alt_response(401, description="Wrong username or password")
+    @blp.alt_response(429, description="Too many attempts from this address or for this username")
     def post(self, data):
         """Get a bearer token. Warns when the account already has an active session"""
         result = sessions.login(

@@ -21,7 +21,19 @@ IDEMPOTENCY_DOC = {
             ),
             "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
         }
-    ]
+    ],
+    # An int key, like the one @blp.response uses, so this merges into the documented 200 reply.
+    "responses": {
+        200: {
+            "headers": {
+                "Idempotent-Replayed": {
+                    "description": "`true` when this is the stored reply to an earlier request with the same key",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            }
+        }
+    },
 }
 
 
@@ -29,7 +41,9 @@ def run_idempotent(call, schema, body, status: int = 200):
     """Run `call(on_success)` once per Idempotency-Key; replay the stored reply on repeats."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
-        return call(None)
+        dumped = {}
+        call(lambda result: dumped.update(body=schema.dump(result)))
+        return _reply(dumped["body"], status)
     idempotency.check_key(key)
     user = actor()
     claimed = idempotency.claim(
@@ -44,11 +58,15 @@ def run_idempotent(call, schema, body, status: int = 200):
         response.headers["Idempotent-Replayed"] = "true"
         return response
 
+    dumped = {}
+
     def on_success(result):
-        idempotency.record_outcome(claimed, status, json.dumps(schema.dump(result)))
+        dumped["body"] = schema.dump(result)
+        idempotency.record_outcome(claimed, status, json.dumps(dumped["body"]))
 
     try:
-        return call(on_success)
+        call(on_success)
+        return _reply(dumped["body"], status)
     except ServiceError as error:
         if error.http_status >= 500:
             idempotency.release(claimed)  # a busy database is worth retrying with the same key
@@ -58,3 +76,11 @@ def run_idempotent(call, schema, body, status: int = 200):
     except BaseException:
         idempotency.release(claimed)
         raise
+
+
+def _reply(body, status: int):
+    """The reply is dumped inside the transaction (on_success), while the rows are fresh: dumping
+    after the commit would reload every expired object with another round of queries."""
+    response = jsonify(body)
+    response.status_code = status
+    return response

@@ -4,6 +4,7 @@ from flask.views import MethodView
 from app.api.base import SQLPage, VendingBlueprint
 from app.api.v1.schemas import CoinListSchema, PasswordChangeSchema, RegisterSchema, UserQuerySchema, UserSchema
 from app.api.v1.security import actor, auth_required
+from app.limits import registration_limit
 from app.services import users
 
 blp = VendingBlueprint("users", __name__, url_prefix="/api/v1/users", description="Accounts")
@@ -11,9 +12,11 @@ blp = VendingBlueprint("users", __name__, url_prefix="/api/v1/users", descriptio
 
 @blp.route("")
 class Users(MethodView):
+    @registration_limit
     @blp.arguments(RegisterSchema)
     @blp.response(201, UserSchema)
     @blp.alt_response(409, description="Username taken")
+    @blp.alt_response(429, description="Too many registrations from this address")
     def post(self, data):
         """Register as a buyer or a seller"""
         return users.register(data["username"], data["password"], data["role"])
