@@ -132,6 +132,7 @@ def processes(tmp_path):
 
 
 def start_gunicorn(processes: Processes, name: str, port: int, env: dict[str, str], workers: int = 2) -> None:
+    assert not port_open(port), f"port {port} is already taken: a stale server would answer instead of ours"
     env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(workers), "GUNICORN_THREADS": "4"}
     proc = processes.start(name, [str(GUNICORN), "-c", "gunicorn_cfg.py", "run:app"], env)
 
@@ -185,6 +186,7 @@ def nginx_argv(prefix: Path, conf: Path, *extra: str) -> list[str]:
 
 
 def start_nginx(processes: Processes, prefix: Path, listen_port: int, upstream_ports: list[int]) -> None:
+    assert not port_open(listen_port), f"port {listen_port} is already taken"
     conf = render_nginx_conf(prefix, listen_port, upstream_ports)
     check = subprocess.run(nginx_argv(prefix, conf, "-t"), capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr
@@ -221,3 +223,26 @@ def fresh_database_url(tmp_path):
         with server.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         server.dispose()
+
+
+@pytest.fixture
+def make_app():
+    """create_app for tests that need their own app; every engine is disposed afterwards (no stray connections)."""
+    import config
+    from app import create_app
+    from app.extensions import db
+
+    made = []
+
+    def make(config_obj=None, **overrides):
+        app = create_app(config_obj or config.TestConfig(), **overrides)
+        made.append(app)
+        return app
+
+    try:
+        yield make
+    finally:
+        for app in made:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()

@@ -1,8 +1,5 @@
 """GET /healthz: 200 when the database answers SELECT 1, 503 JSON when it does not."""
 
-import config
-from app import create_app
-
 UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:1/x"
 
 
@@ -13,9 +10,8 @@ def test_healthy_when_the_database_answers(client):
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_unavailable_when_the_database_does_not_answer():
-    app = create_app(
-        config.TestConfig(),
+def test_unavailable_when_the_database_does_not_answer(make_app):
+    app = make_app(
         SQLALCHEMY_DATABASE_URI=UNREACHABLE,
         SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 2}},
     )
@@ -25,10 +21,6 @@ def test_unavailable_when_the_database_does_not_answer():
     assert response.get_json() == {"status": "unavailable", "database": "unreachable"}
     assert response.headers["Retry-After"] == "5"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    with app.app_context():
-        from app.extensions import db
-
-        db.engine.dispose()
 
 
 def test_health_is_get_only(client):

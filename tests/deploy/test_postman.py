@@ -33,11 +33,8 @@ def requests_of(collection: dict) -> list[dict]:
     return found
 
 
-def test_collection_covers_every_endpoint_with_tests():
-    import config
-    from app import create_app
-
-    spec = create_app(config.TestConfig()).test_client().get("/api/openapi.json").get_json()
+def test_collection_covers_every_endpoint_with_tests(make_app):
+    spec = make_app(SQLALCHEMY_DATABASE_URI="sqlite://").test_client().get("/api/openapi.json").get_json()
     documented = {
         (method.upper(), path)
         for path, operations in spec["paths"].items()

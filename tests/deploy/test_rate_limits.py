@@ -86,11 +86,8 @@ def test_registration_is_limited_per_address(client, db_snapshot):
     assert other.status_code == 201
 
 
-def test_limits_are_off_in_test_config(database_url, _schema):
-    import config
-    from app import create_app
-
-    app = create_app(config.TestConfig(), SQLALCHEMY_DATABASE_URI=database_url, LOGIN_RATE_LIMIT="1 per minute")
+def test_limits_are_off_in_test_config(database_url, _schema, make_app):
+    app = make_app(SQLALCHEMY_DATABASE_URI=database_url, LOGIN_RATE_LIMIT="1 per minute")
     assert app.config["RATELIMIT_ENABLED"] is False
     client = app.test_client()
     answers = {client.post(LOGIN, json={"username": "x", "password": "wrong-password"}).status_code for _ in range(4)}

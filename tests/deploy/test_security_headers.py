@@ -95,8 +95,8 @@ def test_proxy_headers_from_one_hop_are_trusted(app, client):
     assert "Strict-Transport-Security" in response.headers
 
 
-def test_without_proxy_fix_forwarded_headers_are_ignored(database_url, _schema):
-    app = create_app(config.TestConfig(), SQLALCHEMY_DATABASE_URI=database_url)
+def test_without_proxy_fix_forwarded_headers_are_ignored(database_url, _schema, make_app):
+    app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
     seen = {}
 
     @app.get("/_probe")
