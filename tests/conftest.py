@@ -5,18 +5,17 @@ TEST_DATABASE_URL points at PostgreSQL, a database created for this run and drop
 """
 
 import os
-import uuid
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 import config
 from app import create_app
 from app.extensions import db
 from app.services import machine, sessions, users
 from app.services.policy import Actor
+from tests.dbutil import throwaway_database
 from tests.factories import snapshot
 
 
@@ -26,17 +25,8 @@ def database_url(tmp_path_factory):
     if not url:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
         return
-    base = make_url(url)
-    name = f"vending_test_{uuid.uuid4().hex[:12]}"
-    server = create_engine(base, isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with server.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
+    with throwaway_database(url, "vending_test") as test_url:
+        yield test_url
 
 
 @pytest.fixture(scope="session")

@@ -1,18 +1,17 @@
 """The committed Alembic migrations build exactly the schema the models describe, on every database."""
 
 import os
-import uuid
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, text
 
 import config
 from app import create_app
 from app.extensions import db
+from tests.dbutil import throwaway_database
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
 
@@ -43,15 +42,5 @@ def test_migrations_match_the_models_on_sqlite(tmp_path):
 @pytest.mark.skipif(not (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgresql"),
                     reason="needs TEST_DATABASE_URL pointing at PostgreSQL")
 def test_migrations_match_the_models_on_postgresql():
-    base = make_url(os.environ["TEST_DATABASE_URL"])
-    name = f"vending_migrate_{uuid.uuid4().hex[:12]}"
-    server = create_engine(base, isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = base.set(database=name).render_as_string(hide_password=False)
+    with throwaway_database(os.environ["TEST_DATABASE_URL"], "vending_migrate") as url:
         assert differences_after_upgrade(url) == []
-    finally:
-        with server.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()

@@ -386,17 +386,13 @@ def product_delete(product_id: int):
     )
 
 
-def image_upload_limit() -> int:
-    return current_app.config["MAX_IMAGE_BYTES"] + 64 * 1024
-
-
 @bp.route("/seller/products/<int:product_id>/image", methods=["GET", "POST"])
 @csrf.exempt  # checked below, after raising the body limit for this upload
 @role_required("seller")
 def product_image(product_id: int):
     product = own_product(product_id)
     if request.method == "POST":
-        request.max_content_length = image_upload_limit()
+        request.max_content_length = images.upload_request_limit(current_app.config["MAX_IMAGE_BYTES"])
         if current_app.config.get("WTF_CSRF_ENABLED", True):
             csrf.protect()
     form = ImageForm()

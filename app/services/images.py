@@ -95,3 +95,11 @@ def get_product_image(product_id: int) -> tuple[bytes, str, int]:
     if product is None or not product.on_sale or product.image_mime is None:
         raise NotFound("This product has no image")
     return product.image, product.image_mime, product.image_version
+
+
+def upload_request_limit(max_image_bytes: int) -> int:
+    """Largest upload request: the image itself plus room for the multipart envelope and form fields.
+
+    Upload routes raise the app-wide MAX_CONTENT_LENGTH (sized for JSON) to this for their request only.
+    """
+    return max_image_bytes + 64 * 1024

@@ -203,26 +203,14 @@ def start_nginx(processes: Processes, prefix: Path, listen_port: int, upstream_p
 @pytest.fixture
 def fresh_database_url(tmp_path):
     """An empty database for servers started by a test: PostgreSQL when TEST_DATABASE_URL says so, else SQLite."""
-    import uuid
-
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    from tests.dbutil import throwaway_database
 
     url = os.environ.get("TEST_DATABASE_URL", "")
     if not url.startswith("postgresql"):
         yield f"sqlite:///{tmp_path / 'served.db'}"
         return
-    base = make_url(url)
-    name = f"vending_deploy_{uuid.uuid4().hex[:12]}"
-    server = create_engine(base, isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with server.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
+    with throwaway_database(url, "vending_deploy") as served_url:
+        yield served_url
 
 
 @pytest.fixture

@@ -95,11 +95,6 @@ IMAGE_UPLOAD_DOC = {
 }
 
 
-def upload_limit() -> int:
-    """Uploads may exceed the global request limit by the image size plus the multipart envelope."""
-    return current_app.config["MAX_IMAGE_BYTES"] + 64 * 1024
-
-
 @blp.route("/<int:product_id>/image")
 class ProductImage(MethodView):
     @blp.response(200, content_type="application/octet-stream")
@@ -121,7 +116,7 @@ class ProductImage(MethodView):
     @blp.alt_response(422, description="Not a PNG, JPEG or WebP image of at most 1 MiB")
     def put(self, product_id):
         """Upload a product's picture (its seller): multipart field `image`"""
-        request.max_content_length = upload_limit()
+        request.max_content_length = images.upload_request_limit(current_app.config["MAX_IMAGE_BYTES"])
         upload = request.files.get("image")
         data = upload.read(current_app.config["MAX_IMAGE_BYTES"] + 1) if upload else b""
         return images.set_product_image(actor(), product_id, data, max_bytes=current_app.config["MAX_IMAGE_BYTES"])
