@@ -48,17 +48,20 @@ def username_key() -> str:
 
 
 TOO_MANY_LOGINS = "Too many sign-in attempts; wait a minute and try again"
+TOO_MANY_ACCOUNTS = "Too many accounts created from this address; wait a minute and try again"
 
-# Stack both on a login view: a guesser is slowed per address and a distributed guesser per account.
+# Shared by the API and the web forms (same scopes, so one counter per client across both). Only
+# submissions count: the web pages also answer GET with the empty form.
+# Stack both login limits on a login view: a guesser is slowed per address and a distributed guesser per account.
 login_limit_per_address = limiter.limit(
-    login_rate_limit, key_func=get_remote_address, scope="login-address", error_message=TOO_MANY_LOGINS
+    login_rate_limit, key_func=get_remote_address, scope="login-address", methods=["POST"],
+    error_message=TOO_MANY_LOGINS,
 )
 login_limit_per_username = limiter.limit(
-    login_rate_limit, key_func=username_key, scope="login-username", error_message=TOO_MANY_LOGINS
+    login_rate_limit, key_func=username_key, scope="login-username", methods=["POST"],
+    error_message=TOO_MANY_LOGINS,
 )
 registration_limit = limiter.limit(
-    register_rate_limit,
-    key_func=get_remote_address,
-    scope="register-address",
-    error_message="Too many accounts created from this address; wait a minute and try again",
+    register_rate_limit, key_func=get_remote_address, scope="register-address", methods=["POST"],
+    error_message=TOO_MANY_ACCOUNTS,
 )

@@ -85,9 +85,6 @@ class VendingBlueprint(Blueprint):
         resp_doc.setdefault("headers", {})[self.PAGINATION_HEADER_NAME] = PAGINATION_HEADER_DOC
 
 
-MAX_OFFSET = 2**62
-
-
 class SQLPage(Page):
     """Pages a SQLAlchemy select() with COUNT + LIMIT/OFFSET."""
 
@@ -100,6 +97,7 @@ class SQLPage(Page):
     @property
     def items(self):
         from app.extensions import db
+        from app.services.products import MAX_OFFSET
 
         if self.page_params.first_item >= MAX_OFFSET:
             return []  # far beyond the last page; the database could not take the offset

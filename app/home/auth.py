@@ -11,8 +11,7 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, request, session, url_for
 from flask_login import UserMixin, current_user, login_required
 
-from app.extensions import db, login_manager
-from app.models import User
+from app.extensions import login_manager
 from app.services import policy, sessions
 from app.services.errors import Unauthorized
 from app.services.policy import Actor
@@ -53,7 +52,7 @@ def load_user(user_id: str) -> WebUser | None:
     if not token:
         return None
     try:
-        actor = sessions.authenticate(token)
+        actor, user = sessions.authenticate_user(token)
     except Unauthorized as error:
         forget_browser_session()
         flash(error.message, "warning")
@@ -61,9 +60,7 @@ def load_user(user_id: str) -> WebUser | None:
     if str(actor.id) != user_id:
         forget_browser_session()
         return None
-    username = db.session.scalar(db.select(User.username).where(User.id == actor.id))
-    db.session.rollback()
-    return WebUser(actor, username)
+    return WebUser(actor, user.username)
 
 
 def start_browser_session(result: sessions.LoginResult) -> None:
@@ -77,6 +74,16 @@ def start_browser_session(result: sessions.LoginResult) -> None:
 def forget_browser_session() -> None:
     for key in (TOKEN_KEY, "_user_id", "_fresh", "_id", "last_result"):
         session.pop(key, None)
+
+
+def open_web_session(user_id: int) -> sessions.LoginResult:
+    """A browser session for an account whose password was checked a moment ago (registration)."""
+    return sessions.open_session(
+        user_id,
+        kind="web",
+        ttl_seconds=current_app.config["AUTH_TOKEN_TTL_SECONDS"],
+        user_agent=request.headers.get("User-Agent"),
+    )
 
 
 def web_login(username: str, password: str) -> sessions.LoginResult:

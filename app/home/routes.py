@@ -1,15 +1,15 @@
 """Thin views: validate the form, call a service, flash the outcome, redirect."""
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
-from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, logout_user
 from wtforms.fields.choices import SelectChoice
 
-from app.extensions import csrf, db, limiter
+from app.extensions import csrf, db
 from app.home import bp
 from app.home.auth import (
     actor,
     forget_browser_session,
+    open_web_session,
     role_required,
     safe_next,
     start_browser_session,
@@ -27,7 +27,7 @@ from app.home.forms import (
     RestockForm,
     TubesForm,
 )
-from app.limits import TOO_MANY_LOGINS, login_rate_limit, register_rate_limit, username_key
+from app.limits import login_limit_per_address, login_limit_per_username, registration_limit
 from app.services import images, machine, orders, products, sessions, users, vending
 from app.services.coins import COINS
 from app.services.errors import ServiceError
@@ -60,16 +60,6 @@ def paginate(stmt):
     return db.paginate(stmt, page=max(page_number(), 1), per_page=PAGE_SIZE, error_out=False)
 
 
-# The API's limits and counters (same scopes), counted on form submissions only.
-limit_login_address = limiter.limit(login_rate_limit, key_func=get_remote_address, scope="login-address",
-                                    methods=["POST"], error_message=TOO_MANY_LOGINS)
-limit_login_username = limiter.limit(login_rate_limit, key_func=username_key, scope="login-username",
-                                     methods=["POST"], error_message=TOO_MANY_LOGINS)
-TOO_MANY_ACCOUNTS = "Too many accounts created from this address; wait a minute and try again"
-limit_registration = limiter.limit(register_rate_limit, key_func=get_remote_address, scope="register-address",
-                                   methods=["POST"], error_message=TOO_MANY_ACCOUNTS)
-
-
 def remember_result(kind: str, **data) -> None:
     """What the machine just did, shown once on the next page (the coins that came out)."""
     session[RESULT_KEY] = {"kind": kind, **data}
@@ -89,18 +79,19 @@ def catalogue():
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@limit_registration
+@registration_limit
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("home.catalogue"))
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            users.register(form.username.data, form.password.data, form.role.data)
+            user = users.register(form.username.data, form.password.data, form.role.data)
         except ServiceError as error:
             show_error(error, form)
         else:
-            result = web_login(form.username.data, form.password.data)
+            # The password was just hashed: open the session directly instead of verifying it again.
+            result = open_web_session(user.id)
             start_browser_session(result)
             flash(f"Welcome, {result.user.username}! Your {result.user.role} account is ready.", "success")
             return redirect(url_for("home.dashboard"))
@@ -108,8 +99,8 @@ def register():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limit_login_address
-@limit_login_username
+@login_limit_per_address
+@login_limit_per_username
 def login():
     form = LoginForm()
     if request.method == "GET":

@@ -54,6 +54,29 @@ def test_register_creates_account_and_logs_in(client):
     assert response.request.path == "/machine"
 
 
+def test_register_hashes_the_password_once_and_never_verifies_it(client, monkeypatch):
+    from app.services import passwords
+
+    calls = {"hash": 0, "verify": 0}
+    real_hash, real_verify = passwords.hash_password, passwords.verify_password
+
+    def counting_hash(password):
+        calls["hash"] += 1
+        return real_hash(password)
+
+    def counting_verify(stored, password):
+        calls["verify"] += 1
+        return real_verify(stored, password)
+
+    monkeypatch.setattr(passwords, "hash_password", counting_hash)
+    monkeypatch.setattr(passwords, "verify_password", counting_verify)
+    client.post("/register", data={"username": "once", "password": "long-password", "confirm": "long-password",
+                                   "role": "seller"})
+
+    assert calls == {"hash": 1, "verify": 0}
+    assert client.get("/seller/products").status_code == 200  # signed in as the new seller
+
+
 def test_register_field_errors_come_from_the_service_rules(client, buyer, db_snapshot):
     before = db_snapshot()
     response = client.post(
