@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from app.extensions import db
 from app.models import LedgerEntry, Order, Product, User
 from app.services.coins import COINS, coins_to_list, coins_value, empty_coins, is_coin, make_change
@@ -65,9 +67,16 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int, on_su
     if type(amount) is not int or not 1 <= amount <= MAX_AMOUNT:
         raise InvalidInput(f"Amount must be a whole number from 1 to {MAX_AMOUNT}", field="amount")
     user = _lock_buyer(actor)
-    product = lock_one(Product, product_id)
-    if product is None or not product.on_sale:
+    locked_product = db.session.execute(  # the product row locked, its seller's name read with it
+        select(Product, User.username)
+        .outerjoin(User, User.id == Product.seller_id)
+        .where(Product.id == product_id)
+        .with_for_update(of=Product)
+        .execution_options(populate_existing=True)
+    ).first()
+    if locked_product is None or not locked_product.Product.on_sale:
         raise NotFound("No such product")
+    product, seller_username = locked_product
     if product.amount_available < amount:
         raise Conflict(f"Only {product.amount_available} of {product.product_name} left")
     total = product.cost * amount
@@ -75,8 +84,11 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int, on_su
     if paid_in < total:
         raise Conflict(f"Insufficient deposit: {total} cents needed, {paid_in} inserted")
     escrowed = user.escrowed_coins
-    # Read before the tubes are locked: every buyer queues on the tube rows, so hold them briefly.
-    seller = db.session.get(User, product.seller_id) if product.seller_id else None
+    # Every buyer queues on the tube rows: write the buyer's and the product's rows (already locked)
+    # before taking them, so only the tubes, the order and its ledger rows are written while they are held.
+    user.set_escrow(empty_coins())
+    product.amount_available -= amount
+    db.session.flush()
     tubes = lock_tubes(initial_float)
     available = tube_counts(tubes)
     for coin in COINS:
@@ -89,13 +101,11 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int, on_su
         )
     add_to_tubes(tubes, escrowed, +1)
     add_to_tubes(tubes, change, -1)
-    user.set_escrow(empty_coins())
-    product.amount_available -= amount
     order = Order(
         buyer_id=user.id,
         buyer_username=user.username,
         seller_id=product.seller_id,
-        seller_username=seller.username if seller else None,
+        seller_username=seller_username,
         product_id=product.id,
         product_name=product.product_name,
         unit_cost=product.cost,
