@@ -26,11 +26,12 @@ serve: venv
 	APP_CONFIG=production SESSION_COOKIE_SECURE=$${SESSION_COOKIE_SECURE:-0} $(BIN)/gunicorn -c gunicorn_cfg.py run:app
 
 ## make test: lint, then the whole suite on SQLite, and again on PostgreSQL when TEST_DATABASE_URL is set
+## (read cache versions: a file on the SQLite run, Redis on the PostgreSQL run)
 test: venv lint
 	env -u TEST_DATABASE_URL $(BIN)/pytest -q
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
-		echo "== again on PostgreSQL ($$TEST_DATABASE_URL)"; \
-		$(BIN)/pytest -q; \
+		echo "== again on PostgreSQL ($$TEST_DATABASE_URL), read cache versions in Redis"; \
+		TEST_CACHE_VERSIONS=$${TEST_CACHE_VERSIONS:-redis://127.0.0.1:6379/15} $(BIN)/pytest -q; \
 	else \
 		echo "== TEST_DATABASE_URL not set: PostgreSQL run skipped"; \
 	fi

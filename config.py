@@ -38,6 +38,11 @@ class Config:
         self.RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "vending")
         self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
         self.REGISTER_RATE_LIMIT = os.environ.get("REGISTER_RATE_LIMIT", "20 per minute")
+        # Per-worker copies of the catalogue and of token checks, invalidated through Redis (app/services/cache.py).
+        # redis://host:6379/1 (app servers on several hosts) or file:///dev/shm/vending.versions (one host).
+        self.CACHE_VERSIONS = os.environ.get("CACHE_VERSIONS") or None
+        self.CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "vending:version:")
+        self.CACHE_MAX_AGE_SECONDS = env_int("CACHE_MAX_AGE_SECONDS", 10)
         self.PROXY_FIX_HOPS = env_int("PROXY_FIX_HOPS", 0)
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"

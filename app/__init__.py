@@ -10,8 +10,10 @@ import config as config_module
 from app.database import configure_engine
 from app.errors import register_errorhandlers
 from app.extensions import api, bootstrap, csrf, db, login_manager, migrate
+from app.home.auth import BrowserSessionInterface
 from app.limits import init_limiter
 from app.security import register_security_headers
+from app.services.cache import init_read_cache
 
 
 def create_app(config: object | None = None, **overrides) -> Flask:
@@ -51,6 +53,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     bootstrap.init_app(app)
     init_limiter(app)
+    init_read_cache(app)
+    app.session_interface = BrowserSessionInterface()
     register_security_headers(app)
 
 

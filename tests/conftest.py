@@ -5,9 +5,11 @@ TEST_DATABASE_URL points at PostgreSQL, a database created for this run and drop
 """
 
 import os
+import secrets
 from dataclasses import dataclass
 
 import pytest
+import redis
 from sqlalchemy import text
 
 import config
@@ -59,8 +61,36 @@ def app_config():
 
 
 @pytest.fixture
-def app(database_url, _schema, is_postgres, app_config):
-    app = create_app(config.TestConfig(), SQLALCHEMY_DATABASE_URI=database_url, **app_config)
+def read_cache_config(tmp_path):
+    """The whole suite runs with the read cache on, so every write-then-read checks its invalidation.
+
+    TEST_CACHE_VERSIONS: unset -> a version file in the test's temporary folder; redis://... -> Redis
+    under a prefix of this test's own, deleted afterwards; off -> no cache.
+    """
+    board = os.environ.get("TEST_CACHE_VERSIONS", "file")
+    if board == "off":
+        yield {"CACHE_VERSIONS": None}
+        return
+    if board == "file":
+        yield {"CACHE_VERSIONS": f"file://{tmp_path / 'versions'}"}
+        return
+    prefix = f"vending-test:{secrets.token_hex(6)}:"
+    yield {"CACHE_VERSIONS": board, "CACHE_KEY_PREFIX": prefix}
+    client = redis.Redis.from_url(board, socket_timeout=1)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+    except redis.RedisError:
+        pass  # Redis was down for this test: nothing was written
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def app(database_url, _schema, is_postgres, read_cache_config, app_config):
+    app = create_app(config.TestConfig(), SQLALCHEMY_DATABASE_URI=database_url,
+                     **{**read_cache_config, **app_config})
     with app.app_context():
         try:
             yield app

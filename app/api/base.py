@@ -60,7 +60,23 @@ def _check_text(value) -> None:
 
 
 class JSONBodyParser(FlaskParser):
-    """webargs' parser, but a body nested too deeply or holding unpaired surrogates is a 400, not a 500."""
+    """webargs' parser, but a body nested too deeply or holding unpaired surrogates is a 400, not a 500.
+
+    A schema class is instantiated once, not on every request (webargs' default): building a
+    marshmallow schema deep-copies its fields, and loading with one instance is reentrant.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._schemas: dict[type, ma.Schema] = {}
+
+    def _get_schema(self, argmap, req):
+        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
+            schema = self._schemas.get(argmap)
+            if schema is None:
+                schema = self._schemas.setdefault(argmap, argmap())
+            return schema
+        return super()._get_schema(argmap, req)
 
     def _raw_load_json(self, req):
         if not is_json_request(req):
@@ -80,6 +96,24 @@ class VendingBlueprint(Blueprint):
     """Blueprint documenting X-Pagination as the JSON string it really is, with a hardened body parser."""
 
     ARGUMENTS_PARSER = JSONBodyParser()
+    PAGINATION_ARGUMENTS_PARSER = JSONBodyParser()
+
+    @staticmethod
+    def _make_pagination_metadata(page, page_size, item_count):
+        """flask-smorest's metadata, built as the plain dict its PaginationMetadataSchema would dump."""
+        metadata = {"total": item_count}
+        if item_count == 0:
+            metadata["total_pages"] = 0
+            return metadata
+        last_page = (item_count - 1) // page_size + 1
+        metadata.update(total_pages=last_page, first_page=1, last_page=last_page)
+        if page <= last_page:
+            metadata["page"] = page
+            if page > 1:
+                metadata["previous_page"] = page - 1
+            if page < last_page:
+                metadata["next_page"] = page + 1
+        return metadata
 
     def _document_pagination_metadata(self, spec, resp_doc):
         resp_doc.setdefault("headers", {})[self.PAGINATION_HEADER_NAME] = PAGINATION_HEADER_DOC

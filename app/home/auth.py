@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import UserMixin, current_user, login_required
 
 from app.extensions import login_manager
@@ -40,6 +41,16 @@ class WebUser(UserMixin):
         return str(self.actor.id)
 
 
+class BrowserSessionInterface(SecureCookieSessionInterface):
+    """Cookie sessions for the web pages only: under /api/ a request never reads or sets the cookie
+    (the API authenticates with bearer tokens), which also saves verifying its signature."""
+
+    def open_session(self, app, request):
+        if request.path.startswith("/api/"):
+            return None  # Flask substitutes a NullSession: empty, and it refuses writes
+        return super().open_session(app, request)
+
+
 def init_login_manager(_state=None) -> None:
     login_manager.login_view = "home.login"
     login_manager.login_message = "Please log in to see that page."
@@ -52,7 +63,7 @@ def load_user(user_id: str) -> WebUser | None:
     if not token:
         return None
     try:
-        actor, user = sessions.authenticate_user(token)
+        actor, username = sessions.authenticate_user(token)
     except Unauthorized as error:
         forget_browser_session()
         flash(error.message, "warning")
@@ -60,7 +71,7 @@ def load_user(user_id: str) -> WebUser | None:
     if str(actor.id) != user_id:
         forget_browser_session()
         return None
-    return WebUser(actor, user.username)
+    return WebUser(actor, username)
 
 
 def start_browser_session(result: sessions.LoginResult) -> None:

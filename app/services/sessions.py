@@ -6,7 +6,7 @@ does not leak usable tokens. Ending a session deletes its row, which ends it eve
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from app.extensions import db
 from app.models import AuthSession, User
 from app.models._types import utcnow
+from app.services import cache as read_cache
 from app.services import passwords
 from app.services.errors import NotFound, Unauthorized
 from app.services.policy import Actor
@@ -72,7 +73,10 @@ def open_session(user_id: int, *, kind: str, ttl_seconds: int, user_agent: str |
     if user is None:
         raise Unauthorized("Invalid username or password")
     now = utcnow()
-    db.session.execute(delete(AuthSession).where(AuthSession.user_id == user.id, AuthSession.expires_at <= now))
+    db.session.execute(
+        delete(AuthSession).where(AuthSession.user_id == user.id, AuthSession.expires_at <= now),
+        execution_options={"changes_user": user.id},
+    )
     others = _active_count(user.id, now)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session_row = AuthSession(
@@ -89,41 +93,112 @@ def open_session(user_id: int, *, kind: str, ttl_seconds: int, user_agent: str |
     return LoginResult(token, session_row.expires_at, user, session_row.id, others)
 
 
+@dataclass(frozen=True)
+class Account:
+    """What a client sees of its own account; a plain value, safe to cache."""
+
+    id: int
+    username: str
+    role: str
+    deposit: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> "Account":
+        return cls(user.id, user.username, user.role, user.deposit, user.created_at)
+
+
+@dataclass(frozen=True)
+class _TokenCheck:
+    actor: Actor
+    username: str
+    expires_at: datetime
+    last_seen_at: datetime
+
+
 def authenticate(token: str) -> Actor:
     """The actor behind a token, or Unauthorized. Touches last_seen_at at most once a minute."""
     return authenticate_user(token)[0]
 
 
-def authenticate_user(token: str) -> tuple[Actor, User]:
-    """authenticate(), also returning the user row it loaded in the same query.
+def authenticate_user(token: str) -> tuple[Actor, str]:
+    """authenticate(), also returning the username (which never changes).
 
-    One indexed query and no write on most requests: the read transaction stays open, so the
-    view's own reads reuse its connection, and while the caller holds the returned User (the
-    identity map only keeps weak references) db.session.get(User, id) is answered without SQL.
-    Write services commit this read transaction before their BEGIN IMMEDIATE / FOR UPDATE, and
-    lock_one re-reads the rows it locks, so no stale value can reach a write.
+    With the read cache on, a worker answers from its own copy while the versions of the user's
+    sessions are unchanged: opening or ending any of them (logout, logout/all, a password change),
+    a role change or deleting the account bumps them at commit; coins moving do not. Which user a
+    token belongs to never changes, so it is remembered apart, and the versions are read before
+    the database, as the cache requires.
     """
+    digest = hash_token(token)
     now = utcnow()
+    cache = read_cache.current()
+    owner = cache.fact(("token-owner", digest)) if cache else None
+    versions = cache.versions(_session_versions(owner)) if owner is not None else None
+    check = cache.get(("token", digest), versions) if versions is not None else None
+    cached = check is not None and check.expires_at > now
+    if not cached:
+        check = _check_in_database(digest, now)
+    touched = now - check.last_seen_at > LAST_SEEN_RESOLUTION
+    if touched:
+        _touch(check.actor.session_id, now)
+        check = replace(check, last_seen_at=now)
+    if cache and not (cached and not touched):
+        cache.remember_fact(("token-owner", digest), check.actor.id)
+        if owner == check.actor.id:
+            cache.put(("token", digest), versions, check)
+    return check.actor, check.username
+
+
+def account(actor: Actor) -> Account:
+    """The signed-in user's account, from this worker's copy while the user row is unchanged."""
+
+    def load() -> Account:
+        user = db.session.get(User, actor.id)
+        if user is None:
+            raise Unauthorized("Your session has expired or was ended; please log in again")
+        return Account.of(user)
+
+    names = (read_cache.user_version(actor.id), read_cache.ALL_USERS)
+    return read_cache.remember(("account", actor.id), names, load)
+
+
+def _session_versions(user_id: int) -> tuple[str, ...]:
+    return (read_cache.sessions_version(user_id), read_cache.ALL_USERS)
+
+
+def _check_in_database(digest: str, now: datetime) -> _TokenCheck:
+    """One indexed join and no write.
+
+    The read transaction stays open, so the view's own reads reuse its connection; write services
+    commit it before their BEGIN IMMEDIATE / FOR UPDATE and lock_one re-reads the rows it locks.
+    """
     row = db.session.execute(
-        select(AuthSession.id, AuthSession.expires_at, AuthSession.last_seen_at, User)
+        select(AuthSession.id, AuthSession.user_id, AuthSession.expires_at, AuthSession.last_seen_at, User.role,
+               User.username)
         .join(User, User.id == AuthSession.user_id)
-        .where(AuthSession.token_hash == hash_token(token))
+        .where(AuthSession.token_hash == digest)
     ).first()
     if row is None or row.expires_at <= now:
         db.session.rollback()
         raise Unauthorized("Your session has expired or was ended; please log in again")
-    actor = Actor(id=row.User.id, role=row.User.role, session_id=row.id)
-    if now - row.last_seen_at > LAST_SEEN_RESOLUTION:
-        db.session.rollback()
-        _touch(row.id, now)
-    return actor, row.User
+    return _TokenCheck(Actor(id=row.user_id, role=row.role, session_id=row.id), row.username,
+                       row.expires_at, row.last_seen_at)
 
 
 def _touch(session_id: int, now: datetime) -> None:
-    """Best effort: a busy database must not turn an authenticated request into an error."""
+    """Record activity at most once a minute per session and worker; best effort, so a busy
+    database never turns an authenticated request into an error. Cached token checks stay valid:
+    last_seen_at is only shown in the session list, which is always read from the database."""
+    db.session.rollback()
     try:
         db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-        db.session.execute(update(AuthSession).where(AuthSession.id == session_id).values(last_seen_at=now))
+        db.session.execute(
+            update(AuthSession).where(AuthSession.id == session_id, AuthSession.last_seen_at < now).values(
+                last_seen_at=now
+            ),
+            execution_options={"read_cache_neutral": True},
+        )
         db.session.commit()
     except OperationalError:
         db.session.rollback()
@@ -137,7 +212,8 @@ def active_session_count(user_id: int) -> int:
 def end_session(actor: Actor, session_id: int) -> None:
     """End one of the actor's own sessions."""
     result = db.session.execute(
-        delete(AuthSession).where(AuthSession.id == session_id, AuthSession.user_id == actor.id)
+        delete(AuthSession).where(AuthSession.id == session_id, AuthSession.user_id == actor.id),
+        execution_options={"changes_user": actor.id},
     )
     if result.rowcount == 0:
         raise NotFound("No such session")
@@ -154,7 +230,7 @@ def revoke_sessions(user_id: int, *, except_session_id: int | None = None) -> in
     stmt = delete(AuthSession).where(AuthSession.user_id == user_id)
     if except_session_id is not None:
         stmt = stmt.where(AuthSession.id != except_session_id)
-    return db.session.execute(stmt).rowcount
+    return db.session.execute(stmt, execution_options={"changes_user": user_id}).rowcount
 
 
 def list_sessions(actor: Actor) -> list[AuthSession]:

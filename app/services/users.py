@@ -88,7 +88,10 @@ def change_password(actor: Actor, user_id: int, current_password: str, new_passw
 
 @write_transaction
 def _store_password(user_id: int, new_hash: str, keep_session_id: int | None) -> int:
-    db.session.execute(update(User).where(User.id == user_id).values(password_hash=new_hash))
+    db.session.execute(
+        update(User).where(User.id == user_id).values(password_hash=new_hash),
+        execution_options={"changes_user": user_id},
+    )
     return sessions.revoke_sessions(user_id, except_session_id=keep_session_id)
 
 

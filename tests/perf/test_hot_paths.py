@@ -70,20 +70,39 @@ def test_catalogue_page_is_one_statement(client, seller, statements):
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
 
 
-def test_signed_in_read_is_one_query_and_no_write(client, buyer, statements):
+def _sql(statements: list[str]) -> list[str]:
+    return [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "PRAGMA"))]
+
+
+def test_signed_in_read_needs_no_write_and_no_sql_once_cached(client, buyer, statements):
+    """First sight of a token in a worker: the token join and the user row; second: the same, now
+    stored under versions read first; from then on no SQL at all, and never a write."""
     db.session.rollback()
     seen_before = db.session.scalar(select(AuthSession.last_seen_at).where(AuthSession.id == buyer.session_id))
+    counts = []
+    for _ in range(3):
+        statements.clear()
+        response = client.get(f"{API}/users/me", headers=buyer.headers)
+        assert response.status_code == 200
+        assert (response.json["id"], response.json["username"], response.json["role"]) == (
+            buyer.id, buyer.username, "buyer")
+        counts.append(len(_sql(statements)))
+
+    assert counts == [2, 1, 0]
+    db.session.rollback()
+    assert db.session.scalar(select(AuthSession.last_seen_at).where(AuthSession.id == buyer.session_id)) == seen_before
+
+
+@pytest.mark.parametrize("app_config", [{"CACHE_VERSIONS": None}])
+def test_signed_in_read_without_cache_is_two_reads_and_no_write(client, buyer, statements):
     statements.clear()
 
     response = client.get(f"{API}/users/me", headers=buyer.headers)
 
-    assert response.status_code == 200
-    assert (response.json["id"], response.json["username"], response.json["role"]) == (buyer.id, buyer.username,
-                                                                                        "buyer")
-    sql = [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "PRAGMA"))]
-    assert len(sql) == 1 and "auth_sessions" in sql[0] and "users" in sql[0]
-    db.session.rollback()
-    assert db.session.scalar(select(AuthSession.last_seen_at).where(AuthSession.id == buyer.session_id)) == seen_before
+    assert response.status_code == 200 and response.json["id"] == buyer.id
+    sql = _sql(statements)
+    assert len(sql) == 2 and "auth_sessions" in sql[0] and "FROM users" in sql[1]
+    assert not [s for s in statements if s.lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE"))]
 
 
 def test_buy_reply_is_built_inside_the_transaction(client, buyer, seller, set_tubes, statements):

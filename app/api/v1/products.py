@@ -4,6 +4,7 @@ from flask.views import MethodView
 from app.api.base import VendingBlueprint
 from app.api.v1.schemas import ProductInputSchema, ProductPatchSchema, ProductQuerySchema, ProductSchema
 from app.api.v1.security import actor, auth_required
+from app.services import cache as read_cache
 from app.services import images, products
 
 blp = VendingBlueprint("products", __name__, url_prefix="/api/v1/products", description="The catalogue")
@@ -16,15 +17,23 @@ class Products(MethodView):
     @blp.paginate(page_size=20)
     def get(self, query, pagination_parameters):
         """Products on sale; filter by seller, stock or a name search"""
-        rows, total = products.catalogue_page(
-            q=query.get("q"),
-            seller_id=query.get("seller_id"),
-            in_stock=query.get("in_stock"),
-            offset=pagination_parameters.first_item,
-            limit=pagination_parameters.page_size,
+        selection = {
+            "q": query.get("q"),
+            "seller_id": query.get("seller_id"),
+            "in_stock": query.get("in_stock"),
+            "offset": pagination_parameters.first_item,
+            "limit": pagination_parameters.page_size,
+        }
+
+        def render() -> tuple[bytes, int]:
+            rows, total = products.catalogue_page(**selection)
+            return jsonify([product_json(row) for row in rows]).get_data(), total
+
+        body, total = read_cache.remember(
+            ("catalogue", *selection.values()), (read_cache.CATALOGUE,), render
         )
         pagination_parameters.item_count = total
-        return jsonify([product_json(row) for row in rows])
+        return current_app.response_class(body, mimetype="application/json")
 
     @auth_required
     @blp.arguments(ProductInputSchema)

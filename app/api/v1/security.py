@@ -29,8 +29,7 @@ def auth_required(view):
         if token is None or len(token) > 512:
             abort(401, message="Sign in: send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"})
         try:
-            # g.actor_user keeps the user row (loaded with the token) in the identity map for the view
-            g.actor, g.actor_user = sessions.authenticate_user(token)
+            g.actor = sessions.authenticate(token)
         except Unauthorized as error:
             abort(401, message=error.message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return view(*args, **kwargs)
@@ -42,3 +41,4 @@ def auth_required(view):
 
 def actor() -> Actor:
     return g.actor
+

@@ -5,7 +5,7 @@ from app.api.base import SQLPage, VendingBlueprint
 from app.api.v1.schemas import CoinListSchema, PasswordChangeSchema, RegisterSchema, UserQuerySchema, UserSchema
 from app.api.v1.security import actor, auth_required
 from app.limits import registration_limit
-from app.services import users
+from app.services import sessions, users
 
 blp = VendingBlueprint("users", __name__, url_prefix="/api/v1/users", description="Accounts")
 
@@ -36,7 +36,7 @@ class Me(MethodView):
     @blp.response(200, UserSchema)
     def get(self):
         """The signed-in user"""
-        return users.get_user(actor(), actor().id)
+        return sessions.account(actor())
 
 
 @blp.route("/<int:user_id>")
