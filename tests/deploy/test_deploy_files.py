@@ -123,6 +123,8 @@ def test_compose_runs_two_app_servers_after_migrations():
         app = services[name]
         assert app["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert app["environment"]["RATELIMIT_STORAGE_URI"].startswith("redis://redis:")
+        # two containers share no file: their read-cache versions must live in Redis
+        assert app["environment"]["CACHE_VERSIONS"].startswith("redis://redis:")
         assert app["environment"]["DATABASE_URL"].startswith("postgresql+psycopg://")
         assert app["environment"]["PROXY_FIX_HOPS"] == "1"
     assert services["migrate"]["command"] == ["flask", "db", "upgrade"]

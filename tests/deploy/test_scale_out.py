@@ -7,6 +7,7 @@ all); the database afterwards must match that record to the cent, and the audit 
 """
 
 import os
+import secrets
 import shutil
 import threading
 import time
@@ -165,12 +166,30 @@ def buyer_flow(record: Record, n: int, product_id: int) -> None:
 
 
 @pytest.fixture
-def stack(fresh_database_url, processes, tmp_path):
+def cache_prefix():
+    """Both servers keep read-cache versions in Redis under a prefix of this test's own, removed after it."""
+    import redis
+
+    prefix = f"vending-scale-{secrets.token_hex(6)}:"
+    yield prefix
+    store = redis.Redis(host="127.0.0.1", port=6379, db=5)
+    try:
+        keys = list(store.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            store.delete(*keys)
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def stack(fresh_database_url, processes, tmp_path, cache_prefix):
     reason = _why_skip()
     if reason:
         pytest.skip(reason)
     env = server_env(
         fresh_database_url,
+        CACHE_VERSIONS="redis://127.0.0.1:6379/5",
+        CACHE_KEY_PREFIX=cache_prefix,
         RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/5",
         LOGIN_RATE_LIMIT="1000 per minute",
         REGISTER_RATE_LIMIT="1000 per minute",
@@ -242,7 +261,14 @@ def test_sessions_are_shared_between_servers(stack):
     status, _, me = call(record, "GET", API + "/users/me", token=token_a, base=B)
     assert (status, me["username"]) == (200, "roamer")
     token_b = call(record, "POST", API + "/auth/login", creds, base=B)[2]["token"]
-    assert call(record, "GET", API + "/users/me", token=token_b, base=A)[0] == 200
+    for _ in range(6):  # every worker of both servers has seen both tokens often enough to cache them
+        for token in (token_a, token_b):
+            for base in (A, B):
+                status, _, me = call(record, "GET", API + "/users/me", token=token, base=base)
+                assert (status, me["deposit"]) == (200, 0)
+    assert call(record, "POST", API + "/deposit", {"coin": 50}, token=token_a, base=A)[0] == 200
+    for base in (A, B):  # a cached account is never served after a change committed on another server
+        assert call(record, "GET", API + "/users/me", token=token_b, base=base)[2]["deposit"] == 50
     status, _, revoked = call(record, "POST", API + "/auth/logout/all", token=token_b, base=B)
     assert (status, revoked) == (200, {"revoked": 2})
     for token in (token_a, token_b):
