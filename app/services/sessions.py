@@ -139,6 +139,10 @@ def authenticate_user(token: str) -> tuple[Actor, str]:
     cached = check is not None and check.expires_at > now
     if not cached:
         check = _check_in_database(digest, now)
+        if cache and owner is None:  # first sight in this worker: now the versions can be read first
+            owner = check.actor.id
+            versions = cache.versions(_session_versions(owner))
+            check = _check_in_database(digest, now)
     touched = now - check.last_seen_at > LAST_SEEN_RESOLUTION
     if touched:
         _touch(check.actor.session_id, now)
@@ -187,16 +191,17 @@ def _check_in_database(digest: str, now: datetime) -> _TokenCheck:
 
 
 def _touch(session_id: int, now: datetime) -> None:
-    """Record activity at most once a minute per session and worker; best effort, so a busy
-    database never turns an authenticated request into an error. Cached token checks stay valid:
+    """Record activity at most once a minute per session (a worker whose copy is older finds the row
+    touched by another and writes nothing); best effort, so a busy database never turns an
+    authenticated request into an error. Cached token checks stay valid:
     last_seen_at is only shown in the session list, which is always read from the database."""
     db.session.rollback()
     try:
         db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         db.session.execute(
-            update(AuthSession).where(AuthSession.id == session_id, AuthSession.last_seen_at < now).values(
-                last_seen_at=now
-            ),
+            update(AuthSession)
+            .where(AuthSession.id == session_id, AuthSession.last_seen_at < now - LAST_SEEN_RESOLUTION)
+            .values(last_seen_at=now),
             execution_options={"read_cache_neutral": True},
         )
         db.session.commit()

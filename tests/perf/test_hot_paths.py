@@ -75,8 +75,8 @@ def _sql(statements: list[str]) -> list[str]:
 
 
 def test_signed_in_read_needs_no_write_and_no_sql_once_cached(client, buyer, statements):
-    """First sight of a token in a worker: the token join and the user row; second: the same, now
-    stored under versions read first; from then on no SQL at all, and never a write."""
+    """First sight of a token in a worker: the token join (again once its user's versions are read,
+    so the check can be stored) and the user row; from then on no SQL at all, and never a write."""
     db.session.rollback()
     seen_before = db.session.scalar(select(AuthSession.last_seen_at).where(AuthSession.id == buyer.session_id))
     counts = []
@@ -88,7 +88,7 @@ def test_signed_in_read_needs_no_write_and_no_sql_once_cached(client, buyer, sta
             buyer.id, buyer.username, "buyer")
         counts.append(len(_sql(statements)))
 
-    assert counts == [2, 1, 0]
+    assert counts == [3, 0, 0]
     db.session.rollback()
     assert db.session.scalar(select(AuthSession.last_seen_at).where(AuthSession.id == buyer.session_id)) == seen_before
 

@@ -90,3 +90,46 @@ def test_list_sessions_newest_first(app, ann):
     assert [s.id for s in listed] == [newer.session_id, ann.session_id]
     assert listed[0].user_agent == "curl"
     assert db.session.scalar(select(AuthSession.user_agent).where(AuthSession.id == ann.session_id)) == "pytest"
+
+
+def _last_seen(session_id: int) -> datetime:
+    db.session.rollback()
+    value = db.session.scalar(select(AuthSession.last_seen_at).where(AuthSession.id == session_id))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _set_last_seen(session_id: int, value: datetime) -> None:
+    """What a touch by another worker does (it leaves cached checks valid)."""
+    db.session.execute(update(AuthSession).where(AuthSession.id == session_id).values(last_seen_at=value),
+                       execution_options={"read_cache_neutral": True})
+    db.session.commit()
+
+
+def test_activity_is_recorded_at_most_once_a_minute(app, ann):
+    """A session idle for two minutes is touched by its next request; the one after that writes nothing."""
+    result = login()
+    _set_last_seen(result.session_id, datetime.now(UTC) - timedelta(minutes=2))
+
+    sessions.authenticate(result.token)
+    touched = _last_seen(result.session_id)
+    assert datetime.now(UTC) - touched < timedelta(seconds=5)
+
+    _set_last_seen(result.session_id, touched - timedelta(seconds=30))
+    sessions.authenticate(result.token)
+    assert _last_seen(result.session_id) == touched - timedelta(seconds=30)
+
+
+def test_a_stale_copy_does_not_overwrite_a_recent_touch(app, ann, monkeypatch):
+    """A worker whose cached check is a minute old touches only rows no other worker touched lately."""
+    result = sessions.login("ann", "ann-password", kind="api", ttl_seconds=3600, user_agent=None)
+    for _ in range(2):  # (with the read cache on) cached in this worker with the current last_seen_at
+        sessions.authenticate(result.token)
+    recent = datetime.now(UTC) + timedelta(seconds=50)  # another worker touched it "later"
+    _set_last_seen(result.session_id, recent)
+    later = datetime.now(UTC) + timedelta(seconds=90)
+    monkeypatch.setattr(sessions, "utcnow", lambda: later)
+
+    actor = sessions.authenticate(result.token)
+
+    assert actor.session_id == result.session_id
+    assert _last_seen(result.session_id) == recent
