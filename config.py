@@ -42,7 +42,7 @@ class Config:
         # redis://host:6379/1 (app servers on several hosts) or file:///dev/shm/vending.versions (one host).
         self.CACHE_VERSIONS = os.environ.get("CACHE_VERSIONS") or None
         self.CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "vending:version:")
-        self.CACHE_MAX_AGE_SECONDS = env_int("CACHE_MAX_AGE_SECONDS", 10)
+        self.CACHE_MAX_AGE_SECONDS = env_int("CACHE_MAX_AGE_SECONDS", 60)
         self.PROXY_FIX_HOPS = env_int("PROXY_FIX_HOPS", 0)
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"

@@ -32,6 +32,7 @@ from flask import Flask, current_app
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
+from app.extensions import db
 from app.models import AuthSession, Product, User
 
 log = logging.getLogger(__name__)
@@ -224,11 +225,25 @@ def current() -> ReadCache | None:
     return current_app.extensions.get("read_cache")
 
 
+def fresh_snapshot() -> None:
+    """End the request's read transaction, so the next read sees every commit made before it.
+
+    Versions must be read before the data they vouch for. PostgreSQL (read committed) reads the
+    latest commits with every statement, but SQLite keeps the snapshot of a transaction's first
+    read: data read in an older transaction could be older than versions read now. Only for read
+    transactions (the token check's); never call it inside a write.
+    """
+    session = db.session()
+    if session.in_transaction():
+        session.rollback()
+
+
 def remember(key, names: tuple[str, ...], load):
     """load()'s value, from this worker's copy while the versions `names` are unchanged."""
     cache = current()
     if cache is None:
         return load()
+    fresh_snapshot()
     versions = cache.versions(names)
     value = cache.get(key, versions)
     if value is None:

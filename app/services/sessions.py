@@ -141,6 +141,7 @@ def authenticate_user(token: str) -> tuple[Actor, str]:
         check = _check_in_database(digest, now)
         if cache and owner is None:  # first sight in this worker: now the versions can be read first
             owner = check.actor.id
+            read_cache.fresh_snapshot()
             versions = cache.versions(_session_versions(owner))
             check = _check_in_database(digest, now)
     touched = now - check.last_seen_at > LAST_SEEN_RESOLUTION

@@ -3,12 +3,13 @@
 import json
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.api.v1.schemas import ProductSchema
 from app.extensions import db
 from app.models import AuthSession, Product
 from tests.factories import deposit_coins, make_product
+from tests.sqltrace import recorded_sql
 
 API = "/api/v1"
 
@@ -16,14 +17,8 @@ API = "/api/v1"
 @pytest.fixture
 def statements(app):
     """The SQL statements the app sends while the test runs (a list, filled in place)."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(db.engine, "before_cursor_execute", record)
+    with recorded_sql(db.engine) as seen:
+        yield seen
 
 
 def test_lean_catalogue_is_what_product_schema_dumps(client, seller, other_seller):
