@@ -41,7 +41,7 @@ SETTINGS = {
     "server": os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432"),
     "concurrency": env_int("BENCH_CONCURRENCY", 16),
     "seconds": env_int("BENCH_SECONDS", 10),
-    "warmup": env_int("BENCH_WARMUP", 10),
+    "warmup": env_int("BENCH_WARMUP", 15),
     "runs": env_int("BENCH_RUNS", 3),
     "workers": env_int("BENCH_WORKERS", (os.cpu_count() or 1) * 2),
     "threads": env_int("BENCH_THREADS", 1),
