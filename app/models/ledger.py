@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from sqlalchemy import Integer, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.models._types import UTCDateTime, utcnow
@@ -29,21 +29,16 @@ class LedgerEntry(db.Model):
     c50: Mapped[int] = mapped_column(Integer, default=0)
     c100: Mapped[int] = mapped_column(Integer, default=0)
     cents: Mapped[int] = mapped_column(Integer, default=0)
-    # Lets a new order and its ledger rows be inserted in one flush (order_id is filled in from it).
-    order = relationship("Order", primaryjoin="foreign(LedgerEntry.order_id) == Order.id", lazy="raise")
 
     @classmethod
-    def of(cls, kind: str, coins: dict[int, int], *, user_id=None, order_id=None, order=None) -> "LedgerEntry":
-        entry = cls(
+    def of(cls, kind: str, coins: dict[int, int], *, user_id=None, order_id=None) -> "LedgerEntry":
+        return cls(
             kind=kind,
             user_id=user_id,
             order_id=order_id,
             cents=sum(coin * n for coin, n in coins.items()),
             **{f"c{coin}": coins.get(coin, 0) for coin in COINS},
         )
-        if order is not None:  # setting it to None would blank order_id at the flush
-            entry.order = order
-        return entry
 
     @property
     def coins(self) -> dict[int, int]:

@@ -117,10 +117,10 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int, on_su
         status="paid",
     )
     db.session.add(order)
-    db.session.add(LedgerEntry.of("escrow_to_tubes", escrowed, user_id=user.id, order=order))
+    db.session.flush()
+    db.session.add(LedgerEntry.of("escrow_to_tubes", escrowed, user_id=user.id, order_id=order.id))
     if coins_value(change):
-        db.session.add(LedgerEntry.of("change_paid", change, user_id=user.id, order=order))
-    db.session.flush()  # one flush: tubes, the order, then its ledger rows
+        db.session.add(LedgerEntry.of("change_paid", change, user_id=user.id, order_id=order.id))
     result = Purchase(order, product, order.change, 0)
     if on_success:
         on_success(result)
