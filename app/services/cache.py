@@ -288,8 +288,7 @@ def _after_flush(session: Session, _flush_context) -> None:
 def _do_orm_execute(state) -> None:
     """Bulk UPDATE/DELETE bypass the flush: products bump the catalogue; users and sessions bump the
     versions of the user named by the statement's `changes_user` option, or of every user when it
-    names none; a
-    statement marked `read_cache_neutral` changes nothing any cached value holds."""
+    names none; a statement marked `read_cache_neutral` changes nothing any cached value holds."""
     if not (state.is_update or state.is_delete) or state.bind_mapper is None:
         return
     if state.execution_options.get("read_cache_neutral"):
