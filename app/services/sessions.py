@@ -143,7 +143,8 @@ def authenticate_user(token: str) -> tuple[Actor, str]:
             owner = check.actor.id
             read_cache.fresh_snapshot()
             versions = cache.versions(_session_versions(owner))
-            check = _check_in_database(digest, now)
+            if versions is not None:  # else the board is down: nothing will be stored
+                check = _check_in_database(digest, now)
     touched = now - check.last_seen_at > LAST_SEEN_RESOLUTION
     if touched:
         _touch(check.actor.session_id, now)

@@ -41,4 +41,3 @@ def auth_required(view):
 
 def actor() -> Actor:
     return g.actor
-
