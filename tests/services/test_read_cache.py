@@ -330,6 +330,22 @@ def test_the_catalogue_answers_from_the_database_while_the_board_is_unreachable(
     assert [(p["productName"], p["cost"]) for p in third.json] == [("Cola", 50)]
 
 
+@pytest.mark.parametrize("app_config", [{"CACHE_VERSIONS": UNREACHABLE_REDIS}])
+def test_tokens_are_checked_once_per_request_while_the_board_is_unreachable(app, client, buyer):
+    """No board, nothing stored: a token check is the one indexed join, every time, and still ends
+    with a logout at once."""
+    counts = []
+    for _ in range(2):
+        with recorded_sql(db.engine) as sql:
+            response = client.get("/api/v1/users/me", headers=buyer.headers)
+        assert response.status_code == 200 and response.json["id"] == buyer.id
+        counts.append(len([s for s in of_kind(sql, "SELECT") if "auth_sessions" in s]))
+
+    assert counts == [1, 1]
+    assert client.post("/api/v1/auth/logout", headers=buyer.headers).status_code == 204
+    assert client.get("/api/v1/users/me", headers=buyer.headers).status_code == 401
+
+
 # --- which versions a commit bumps ----------------------------------------------------------------
 
 
