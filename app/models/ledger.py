@@ -32,13 +32,21 @@ class LedgerEntry(db.Model):
 
     @classmethod
     def of(cls, kind: str, coins: dict[int, int], *, user_id=None, order_id=None) -> "LedgerEntry":
-        return cls(
-            kind=kind,
-            user_id=user_id,
-            order_id=order_id,
-            cents=sum(coin * n for coin, n in coins.items()),
+        return cls(**cls.row(kind, coins, user_id=user_id, order_id=order_id))
+
+    @staticmethod
+    def row(kind: str, coins: dict[int, int], *, user_id=None, order_id=None, created_at=None) -> dict:
+        """The entry's column values, for an INSERT statement on the hot money path."""
+        values = {
+            "kind": kind,
+            "user_id": user_id,
+            "order_id": order_id,
+            "cents": sum(coin * n for coin, n in coins.items()),
             **{f"c{coin}": coins.get(coin, 0) for coin in COINS},
-        )
+        }
+        if created_at is not None:
+            values["created_at"] = created_at
+        return values
 
     @property
     def coins(self) -> dict[int, int]:

@@ -285,26 +285,48 @@ def _after_flush(session: Session, _flush_context) -> None:
         pending.update(_names_of(obj, deleted=True))
 
 
+_MODELS_BY_TABLE = {model.__table__: model for model in (Product, User, AuthSession)}
+
+
+def _changed_model(state):
+    """The model a DML statement writes to, whether it names the entity (ORM) or its table (Core)."""
+    if state.bind_mapper is not None:
+        return state.bind_mapper.class_
+    return _MODELS_BY_TABLE.get(getattr(state.statement, "table", None))
+
+
 def _do_orm_execute(state) -> None:
-    """Bulk UPDATE/DELETE bypass the flush: products bump the catalogue; users and sessions bump the
-    versions of the user named by the statement's `changes_user` option, or of every user when it
-    names none; a statement marked `read_cache_neutral` changes nothing any cached value holds."""
-    if not (state.is_update or state.is_delete) or state.bind_mapper is None:
+    """Statements bypass the flush: they report what they change here (see _note_change)."""
+    if not (state.is_update or state.is_delete or state.is_insert):
         return
-    if state.execution_options.get("read_cache_neutral"):
+    _note_change(state.session, _changed_model(state), state.execution_options)
+
+
+def note_write(session: Session, table, options: dict) -> None:
+    """A statement sent without the session (services.hotsql) reports the table it wrote to."""
+    if current_app.extensions.get("read_cache") is not None:
+        _note_change(session, _MODELS_BY_TABLE.get(table), options)
+
+
+def _note_change(session: Session, model, options) -> None:
+    """Products bump the catalogue; users and sessions bump the versions of the user named by the
+    statement's `changes_user` option, or of every user when it names none (a user row changed with
+    `keeps_sessions` changes the account's money, not whether its tokens are valid or who they act
+    as); a statement marked `read_cache_neutral` changes nothing any cached value holds."""
+    if model is None or options.get("read_cache_neutral"):
         return  # e.g. last_seen_at, which no cached value holds
-    model = state.bind_mapper.class_
-    pending = state.session.info.setdefault(PENDING, set())
+    pending = session.info.setdefault(PENDING, set())
     if model is Product:
         pending.add(CATALOGUE)
     elif model in (User, AuthSession):
-        user_id = state.execution_options.get("changes_user")
+        user_id = options.get("changes_user")
         if user_id is None:
             pending.add(ALL_USERS)
-        else:
+            return
+        if model is User:
+            pending.add(user_version(user_id))
+        if not (model is User and options.get("keeps_sessions")):
             pending.add(sessions_version(user_id))
-            if model is User:
-                pending.add(user_version(user_id))
 
 
 def _after_commit(session: Session) -> None:

@@ -1,11 +1,12 @@
 """The coin tubes: what the machine holds to pay change from."""
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, case, select, update
 
 from app.extensions import db
 from app.models import CoinTube, LedgerEntry
 from app.services.coins import COINS, empty_coins
 from app.services.errors import InvalidInput
+from app.services.hotsql import HotStatement
 from app.services.policy import Actor, require_role
 from app.services.tx import locked, write_transaction
 
@@ -25,6 +26,28 @@ def lock_tubes(initial_float: int) -> dict[int, CoinTube]:
         db.session.add(LedgerEntry.of("float_loaded", loaded))
         db.session.flush()
     return tubes
+
+
+_TUBES = CoinTube.__table__
+_LOCK_TUBE_COUNTS = HotStatement(select(_TUBES.c.coin, _TUBES.c.count).order_by(_TUBES.c.coin).with_for_update())
+_MOVE_COINS = HotStatement(
+    update(_TUBES).values(
+        count=_TUBES.c.count + case({coin: bindparam(f"delta_{coin}") for coin in COINS}, value=_TUBES.c.coin, else_=0)
+    )
+)
+
+
+def lock_tube_counts(initial_float: int) -> dict[int, int]:
+    """lock_tubes() for the hot path: the counts only, read in one statement without ORM objects."""
+    counts = {row.coin: row.count for row in _LOCK_TUBE_COUNTS.all({})}
+    if len(counts) < len(COINS):
+        return tube_counts(lock_tubes(initial_float))
+    return counts
+
+
+def move_coins(delta: dict[int, int]) -> None:
+    """Add a signed count to every tube in one statement (the tubes must be locked)."""
+    _MOVE_COINS.execute({f"delta_{coin}": delta.get(coin, 0) for coin in COINS})
 
 
 def tube_counts(tubes: dict[int, CoinTube]) -> dict[int, int]:

@@ -2,6 +2,7 @@
 
 from app.extensions import db
 from app.models import CoinTube, LedgerEntry, Order, User
+from app.services import vending
 from tests.factories import deposit_coins, make_product
 
 
@@ -64,3 +65,28 @@ def test_reset_returns_exactly_the_coins_inserted(client, buyer):
     assert response.status_code == 200
     assert response.json == {"deposit": 0, "change": [100, 20, 5, 5]}
     assert db.session.get(User, buyer.id).deposit == 0
+
+
+def test_a_product_that_changes_between_the_sale_and_its_diagnosis_is_a_clear_409(
+    client, buyer, seller, set_tubes, db_snapshot, monkeypatch
+):
+    """The sale is one guarded UPDATE; when it matches nothing the product is read again to say why.
+    If by then it could be sold (restocked, cheaper), the buyer is asked to try again; nothing changed."""
+    product = make_product(seller, product_name="Cola", cost=35, amount_available=10)
+    set_tubes({5: 5, 10: 5, 20: 5, 50: 5, 100: 5})
+    deposit_coins(client, buyer, 100)
+    before = db_snapshot()
+
+    class SoldOutAMomentAgo:
+        def first(self, params, **options):
+            return None
+
+    monkeypatch.setattr(vending, "_SELL_STOCK", SoldOutAMomentAgo())
+    response = client.post("/api/v1/buy", json={"productId": product.id, "amount": 1}, headers=buyer.headers)
+
+    assert response.status_code == 409
+    assert response.json["message"] == "Cola changed while you were buying it; please try again"
+    assert db_snapshot() == before
+    monkeypatch.undo()
+    response = client.post("/api/v1/buy", json={"productId": product.id, "amount": 1}, headers=buyer.headers)
+    assert response.status_code == 200 and response.json["change"] == [50, 10, 5]

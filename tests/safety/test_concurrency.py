@@ -166,17 +166,17 @@ def deadlock() -> OperationalError:
 
 
 def test_deadlock_is_retried_and_the_request_succeeds(client, buyer, monkeypatch, db_snapshot, assert_audit_clean):
-    original = vending._lock_buyer
+    original = vending._add_to_escrow
     calls = {"n": 0}
 
-    def flaky(actor):
+    def flaky(*args):
         calls["n"] += 1
-        user = original(actor)
+        row = original(*args)  # the coin is in the row when the deadlock strikes: the retry must not count it twice
         if calls["n"] == 1:
             raise deadlock()
-        return user
+        return row
 
-    monkeypatch.setattr(vending, "_lock_buyer", flaky)
+    monkeypatch.setattr(vending, "_add_to_escrow", flaky)
 
     response = client.post("/api/v1/deposit", json={"coin": 50}, headers=buyer.headers)
 
@@ -191,11 +191,11 @@ def test_deadlock_is_retried_and_the_request_succeeds(client, buyer, monkeypatch
 def test_deadlock_every_time_is_a_503_and_changes_nothing(client, buyer, monkeypatch, db_snapshot):
     calls = {"n": 0}
 
-    def always(actor):
+    def always(*args):
         calls["n"] += 1
         raise deadlock()
 
-    monkeypatch.setattr(vending, "_lock_buyer", always)
+    monkeypatch.setattr(vending, "_add_to_escrow", always)
     before = db_snapshot()
 
     response = client.post("/api/v1/deposit", json={"coin": 50}, headers=buyer.headers)
@@ -210,11 +210,11 @@ def test_deadlock_every_time_is_a_503_and_changes_nothing(client, buyer, monkeyp
 def test_a_non_retryable_database_error_is_not_retried(app, buyer, monkeypatch):
     calls = {"n": 0}
 
-    def broken(actor):
+    def broken(*args):
         calls["n"] += 1
         raise OperationalError("SELECT 1", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(vending, "_lock_buyer", broken)
+    monkeypatch.setattr(vending, "_add_to_escrow", broken)
     with pytest.raises(OperationalError):
         vending.deposit(buyer.actor, 50, max_deposit=app.config["MAX_DEPOSIT_CENTS"])
     assert calls["n"] == 1

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import AuthSession, Product, User
 from app.models._types import utcnow
 from app.services import cache as read_cache
+from app.services import vending
 from app.services.cache import (
     ALL_USERS,
     CATALOGUE,
@@ -26,6 +27,7 @@ from app.services.cache import (
     sessions_version,
     user_version,
 )
+from app.services.hotsql import HotStatement
 from tests.factories import make_product
 from tests.sqltrace import of_kind, recorded_sql
 
@@ -425,6 +427,39 @@ def bulk_update_sessions_unnamed(s):
     return {ALL_USERS}
 
 
+def core_update_of_one_users_money(s):
+    db.session.execute(update(User.__table__).where(User.__table__.c.id == s.buyer.id).values(deposit=5),
+                       execution_options={"changes_user": s.buyer.id, "keeps_sessions": True})
+    return {user_version(s.buyer.id)}
+
+
+def core_update_of_products_table(s):
+    db.session.execute(update(Product.__table__).values(cost=50))
+    return {CATALOGUE}
+
+
+def hot_statement_on_users_unnamed(s):
+    HotStatement(update(User.__table__).values(deposit=0)).execute({})
+    return {ALL_USERS}
+
+
+def hot_statement_on_one_users_money(s):
+    HotStatement(update(User.__table__).where(User.__table__.c.id == s.buyer.id).values(deposit=0)).execute(
+        {}, changes_user=s.buyer.id, keeps_sessions=True)
+    return {user_version(s.buyer.id)}
+
+
+def service_deposit(s):
+    vending.deposit(s.buyer.actor, 100, max_deposit=10_000)
+    return {user_version(s.buyer.id)}
+
+
+def service_deposit_and_buy(s):
+    vending.deposit(s.buyer.actor, 50, max_deposit=10_000)
+    vending.buy(s.buyer.actor, s.product_id, 1, initial_float=20)
+    return {user_version(s.buyer.id), CATALOGUE}
+
+
 def neutral_touch(s):
     db.session.execute(update(AuthSession).values(last_seen_at=utcnow()),
                        execution_options={"read_cache_neutral": True})
@@ -434,7 +469,8 @@ def neutral_touch(s):
 @pytest.mark.parametrize("write", [
     edit_product_row, bulk_update_products, edit_deposit, edit_role, delete_user_row, delete_session_row,
     bulk_delete_sessions_of_one_user, bulk_update_one_user, bulk_update_users_unnamed, bulk_update_sessions_unnamed,
-    neutral_touch,
+    core_update_of_one_users_money, core_update_of_products_table, hot_statement_on_users_unnamed,
+    hot_statement_on_one_users_money, service_deposit, service_deposit_and_buy, neutral_touch,
 ])
 def test_a_commit_bumps_exactly_the_versions_it_touched(cache, scene, write):
     """Too few bumps serve stale copies; too many (a deposit bumping token checks, last_seen_at
