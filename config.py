@@ -51,7 +51,8 @@ class Config:
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.WTF_CSRF_TIME_LIMIT = None
         self.BOOTSTRAP_SERVE_LOCAL = True
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # Pooled connections are pinged before use once they have rested this long (app.database).
+        self.DB_PING_AFTER_IDLE_SECONDS = env_int("DB_PING_AFTER_IDLE_SECONDS", 1)
         self.API_TITLE = "Vending Machine API"
         self.API_VERSION = "v1"
         self.OPENAPI_VERSION = "3.0.3"

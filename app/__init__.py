@@ -46,7 +46,7 @@ def create_app(config: object | None = None, **overrides) -> Flask:
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
-        configure_engine(db.engine)
+        configure_engine(db.engine, ping_after_idle=app.config["DB_PING_AFTER_IDLE_SECONDS"])
     migrate.init_app(app, db)
     csrf.init_app(app)
     api.init_app(app)

@@ -1,10 +1,14 @@
-"""Engine set-up per backend: SQLite pragmas and BEGIN IMMEDIATE for write transactions."""
+"""Engine set-up: liveness checks of pooled connections; SQLite pragmas and BEGIN IMMEDIATE for writes."""
+
+import time
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 
 
-def configure_engine(engine: Engine) -> None:
+def configure_engine(engine: Engine, *, ping_after_idle: float = 0) -> None:
+    _ping_idle_connections(engine, ping_after_idle)
     if engine.dialect.name != "sqlite":
         return
 
@@ -23,3 +27,28 @@ def configure_engine(engine: Engine) -> None:
     def _on_begin(connection):
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _ping_idle_connections(engine: Engine, after_idle: float) -> None:
+    """Ping a pooled connection before use when it has rested `after_idle` seconds or more.
+
+    A connection dropped while it rested in the pool (database restart, idle timeout, failover) is
+    replaced before a request sees it, as pool_pre_ping would do; a connection handed back a moment
+    ago by the previous request is not pinged again, which saves a round trip on every request of
+    a busy worker. Connections broken while in use are discarded by SQLAlchemy's disconnect handling.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _note_rest(_dbapi_connection, record):
+        if record is not None:
+            record.info["rested_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_rested(dbapi_connection, record, _proxy):
+        rested_since = record.info.get("rested_since")
+        if rested_since is not None and time.monotonic() - rested_since < after_idle:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError("the pooled connection is gone") from error
