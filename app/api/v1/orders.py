@@ -7,6 +7,8 @@ from app.api.v1.schemas import OrderSchema, RefundSchema
 from app.api.v1.security import actor, auth_required
 from app.services import orders
 
+REFUND_REPLY = RefundSchema()  # built once: instantiating a schema deep-copies its fields
+
 blp = VendingBlueprint("orders", __name__, url_prefix="/api/v1/orders", description="Order history and refunds")
 
 
@@ -46,6 +48,6 @@ class RefundOrder(MethodView):
                 initial_float=config["INITIAL_FLOAT"],
                 on_success=hook,
             ),
-            RefundSchema(),
+            REFUND_REPLY,
             {"orderId": order_id},
         )

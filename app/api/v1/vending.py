@@ -7,6 +7,11 @@ from app.api.v1.schemas import BuySchema, CoinReturnSchema, DepositSchema, Escro
 from app.api.v1.security import actor, auth_required
 from app.services import vending
 
+# Built once: a marshmallow schema deep-copies its fields on every instantiation.
+ESCROW_REPLY = EscrowSchema()
+PURCHASE_REPLY = PurchaseSchema()
+COIN_RETURN_REPLY = CoinReturnSchema()
+
 blp = VendingBlueprint("vending", __name__, url_prefix="/api/v1", description="Insert coins, buy, coin return")
 
 
@@ -21,7 +26,7 @@ class Deposit(MethodView):
         limit = current_app.config["MAX_DEPOSIT_CENTS"]
         return run_idempotent(
             lambda hook: vending.deposit(actor(), data["coin"], max_deposit=limit, on_success=hook),
-            EscrowSchema(),
+            ESCROW_REPLY,
             data,
         )
 
@@ -46,7 +51,7 @@ class Buy(MethodView):
             lambda hook: vending.buy(
                 actor(), data["product_id"], data["amount"], initial_float=initial_float, on_success=hook
             ),
-            PurchaseSchema(),
+            PURCHASE_REPLY,
             data,
         )
 
@@ -58,4 +63,4 @@ class Reset(MethodView):
     @blp.doc(**IDEMPOTENCY_DOC)
     def post(self):
         """Coin return: get back exactly the coins inserted (buyer)"""
-        return run_idempotent(lambda hook: vending.reset(actor(), on_success=hook), CoinReturnSchema(), None)
+        return run_idempotent(lambda hook: vending.reset(actor(), on_success=hook), COIN_RETURN_REPLY, None)
