@@ -9,7 +9,7 @@ from app.extensions import db
 from app.services.audit import run_audit
 
 # Enough PostgreSQL connections for every thread of the largest scenario (SQLite ignores this).
-POOL = {"pool_size": 20, "max_overflow": 40, "pool_timeout": 60, "pool_pre_ping": True}
+POOL = {"pool_size": 20, "max_overflow": 40, "pool_timeout": 60}
 
 
 @pytest.fixture
