@@ -16,6 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from app.extensions import db
 from app.services import cache
 
+Row = tuple  # rows come back as named tuples, with attributes named like the statement's columns
+
 
 class _Compiled:
     def __init__(self, statement, dialect):
@@ -29,7 +31,7 @@ class _Compiled:
             if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
         }
         columns = list(statement.exported_columns) if statement.exported_columns else []
-        self.row = namedtuple("Row", [column.key for column in columns]) if columns else None  # noqa: PYI024
+        self.row = namedtuple("Row", [column.key for column in columns]) if columns else None
         self.result_processors = [
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         ]

@@ -4,14 +4,13 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.engine import Row
 
 from app.extensions import db
 from app.models import LedgerEntry, Order, Product, User
 from app.models._types import utcnow
 from app.services.coins import COINS, coins_to_list, coins_value, empty_coins, is_coin, make_change
 from app.services.errors import Conflict, InvalidInput, NotFound
-from app.services.hotsql import HotStatement
+from app.services.hotsql import HotStatement, Row
 from app.services.machine import lock_tube_counts, move_coins
 from app.services.policy import Actor, require_role
 from app.services.tx import lock_one, write_transaction
@@ -28,7 +27,7 @@ class Escrow:
 @dataclass
 class Purchase:
     order: Order  # not attached to the session: its row was written by an INSERT statement
-    product: Row  # id, product_name, cost as sold
+    product: Row  # the product as sold: id, product_name, cost, seller_id, refundable, seller_username
     change: list[int]
     deposit: int
 
@@ -132,7 +131,7 @@ def deposit(actor: Actor, coin: int, *, max_deposit: int, on_success=None) -> Es
     require_role(actor, "buyer")
     row = _add_to_escrow(actor.id, coin, max_deposit)
     if row is None:
-        if db.session.get(User, actor.id) is None:
+        if db.session.get(User, actor.id, populate_existing=True) is None:
             raise NotFound("Your account no longer exists")
         raise Conflict(f"The machine holds at most {max_deposit} cents for one buyer; buy or reset first")
     _write_ledger(LedgerEntry.row("coin_inserted", {coin: 1}, user_id=actor.id, created_at=utcnow()))
@@ -201,7 +200,7 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int, on_su
 
 def _refuse_sale(product_id: int, amount: int, paid_in: int) -> NoReturn:
     """Say why the product could not be sold (it was not changed)."""
-    product = db.session.get(Product, product_id)
+    product = db.session.get(Product, product_id, populate_existing=True)
     if product is None or not product.on_sale:
         raise NotFound("No such product")
     if product.amount_available < amount:
@@ -213,7 +212,7 @@ def _refuse_sale(product_id: int, amount: int, paid_in: int) -> NoReturn:
 
 
 def _order_values(order: Order) -> dict:
-    return {column.key: getattr(order, column.key) for column in Order.__table__.columns if column.key != "id"}
+    return {column.key: getattr(order, column.key) for column in _ORDERS.columns if not column.primary_key}
 
 
 def return_escrow(user: User) -> list[int]:
