@@ -4,6 +4,7 @@ import logging
 
 from flask import Flask, jsonify, render_template, request
 from jinja2 import TemplateNotFound
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import api
@@ -61,6 +62,23 @@ def register_errorhandlers(app: Flask) -> None:
         response = _html_error(error.code or 500, None)
         if error.code == 405:
             return response[0], 405, {"Allow": ", ".join(error.valid_methods or [])}
+        return response
+
+    @app.errorhandler(DBAPIError)
+    def handle_database_error(error: DBAPIError):
+        """A lost database connection is an outage the client can retry (the pool already dropped
+        the connection); any other database error is a bug."""
+        if not error.connection_invalidated:
+            return handle_unexpected(error)
+        log.warning("database connection lost on %s %s: %s", request.method, request.path, error.orig)
+        message = "The connection to the database was lost; please try again"
+        if wants_json():
+            response = jsonify(error_body(503, message))
+            response.status_code = 503
+        else:
+            response = _html_error(503, message)
+            response = app.make_response(response)
+        response.headers["Retry-After"] = "1"
         return response
 
     @app.errorhandler(Exception)

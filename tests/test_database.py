@@ -2,9 +2,12 @@
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
+from app.models import LedgerEntry, User
+from app.services import vending
 
 
 @pytest.fixture
@@ -41,23 +44,17 @@ def drop_the_resting_connection(client, is_postgres: bool) -> int:
     return old_pid
 
 
-@pytest.mark.parametrize("app_config", [{"DB_PING_AFTER_IDLE_SECONDS": 3600, "CACHE_VERSIONS": None}])
-def test_a_connection_handed_back_a_moment_ago_is_not_pinged_again(app, client, pings):
+@pytest.mark.parametrize(("app_config", "pings_per_request"), [
+    ({"DB_PING_AFTER_IDLE_SECONDS": 3600, "CACHE_VERSIONS": None}, 0),  # handed back a moment ago
+    ({"DB_PING_AFTER_IDLE_SECONDS": 0, "CACHE_VERSIONS": None}, 1),  # rested long enough
+])
+def test_a_connection_is_pinged_only_after_it_rested(app, client, pings, pings_per_request):
     serve_one_request(client)
     first = pings["n"]
     for _ in range(3):
         serve_one_request(client)
     assert first <= 1  # a brand-new connection may be pinged once
-    assert pings["n"] == first
-
-
-@pytest.mark.parametrize("app_config", [{"DB_PING_AFTER_IDLE_SECONDS": 0, "CACHE_VERSIONS": None}])
-def test_a_connection_that_rested_is_pinged_before_use(app, client, pings):
-    serve_one_request(client)
-    before = pings["n"]
-    for _ in range(3):
-        serve_one_request(client)
-    assert pings["n"] == before + 3
+    assert pings["n"] == first + 3 * pings_per_request
 
 
 @pytest.mark.parametrize("app_config", [{"DB_PING_AFTER_IDLE_SECONDS": 0, "CACHE_VERSIONS": None}])
@@ -69,8 +66,79 @@ def test_a_connection_dropped_while_it_rested_is_replaced_before_a_request_sees_
 
 
 @pytest.mark.parametrize("app_config", [{"DB_PING_AFTER_IDLE_SECONDS": 3600, "CACHE_VERSIONS": None}])
-def test_without_the_ping_a_dropped_connection_fails_its_request(app, client, is_postgres):
-    """The counter-proof for the test above: the ping is what saves the request."""
+def test_without_the_ping_a_read_on_a_dropped_connection_is_a_retryable_503(app, client, is_postgres):
+    """The counter-proof for the test above: the ping is what saves the request. Without it the
+    client is told to retry, and its retry gets a new connection."""
     drop_the_resting_connection(client, is_postgres)
 
-    assert client.get("/api/v1/products").status_code == 500
+    response = client.get("/api/v1/products")
+    assert response.status_code == 503
+    assert response.json == {"code": 503, "status": "Service Unavailable",
+                             "message": "The connection to the database was lost; please try again"}
+    assert response.headers["Retry-After"] == "1"
+    db.session.remove()
+    serve_one_request(client)
+
+
+@pytest.mark.parametrize("app_config", [{"DB_PING_AFTER_IDLE_SECONDS": 3600, "CACHE_VERSIONS": None}])
+def test_a_money_write_on_a_dropped_connection_runs_again_on_a_new_one(app, client, buyer, is_postgres, monkeypatch):
+    """Lost before COMMIT, the transaction was rolled back by the server: running it again is safe."""
+    drop_the_resting_connection(client, is_postgres)
+    original, calls = vending._add_to_escrow, {"n": 0}
+
+    def counted(*args):
+        calls["n"] += 1
+        return original(*args)
+
+    monkeypatch.setattr(vending, "_add_to_escrow", counted)
+
+    escrow = vending.deposit(buyer.actor, 100, max_deposit=1000)
+
+    assert calls["n"] == 2  # the first attempt met the dropped connection
+    assert escrow.deposit == 100
+    assert db.session.get(User, buyer.id, populate_existing=True).deposit == 100
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry)) == 1
+
+
+def test_a_connection_lost_during_commit_is_not_run_again(app, buyer, monkeypatch):
+    """The outcome of a COMMIT whose reply never came is unknown: the request fails (503) rather than
+    risk applying it twice; an Idempotency-Key makes the client's retry safe."""
+    calls = {"n": 0}
+    db.session.commit()  # so the write's own COMMIT is the first one the patch meets
+    session = db.session()
+
+    def lost(*args, **kwargs):
+        calls["n"] += 1
+        raise DBAPIError("COMMIT", {}, Exception("server closed the connection"), connection_invalidated=True)
+
+    monkeypatch.setattr(session, "commit", lost)
+    with pytest.raises(DBAPIError):
+        vending.deposit(buyer.actor, 100, max_deposit=1000)
+    monkeypatch.undo()
+
+    assert calls["n"] == 1
+    assert db.session.get(User, buyer.id, populate_existing=True).deposit == 0
+
+
+def test_a_lost_connection_on_a_web_page_is_a_friendly_503_page(app, client, monkeypatch):
+    def lost(**kwargs):
+        raise DBAPIError("SELECT", {}, Exception("server closed the connection"), connection_invalidated=True)
+
+    monkeypatch.setitem(app.view_functions, "home.catalogue", lost)
+    response = client.get("/", headers={"Accept": "text/html"})
+
+    assert response.status_code == 503
+    assert response.mimetype == "text/html"
+    assert "The connection to the database was lost; please try again" in response.get_data(as_text=True)
+    assert response.headers["Retry-After"] == "1"
+
+
+def test_any_other_database_error_is_still_a_500(app, client, monkeypatch):
+    def broken(**kwargs):
+        raise DBAPIError("SELECT", {}, Exception("syntax error"))
+
+    monkeypatch.setitem(app.view_functions, "home.catalogue", broken)
+    response = client.get("/", headers={"Accept": "application/json"})
+
+    assert response.status_code == 500
+    assert "Retry-After" not in response.headers

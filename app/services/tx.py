@@ -39,7 +39,10 @@ def write_transaction(func: Callable[P, R]) -> Callable[P, R]:
     """Run `func` as one write transaction: commit on success, roll back on any error.
 
     A unique-constraint race (IntegrityError) is retried too: the next attempt sees the
-    winner's row and answers with a domain error instead of a 500.
+    winner's row and answers with a domain error instead of a 500. So is a database connection
+    lost before COMMIT (the server rolled the transaction back); one lost during COMMIT is not,
+    since the outcome is unknown: the request answers 503 (app.errors) and an Idempotency-Key
+    makes its retry safe.
     """
 
     @functools.wraps(func)
@@ -48,9 +51,11 @@ def write_transaction(func: Callable[P, R]) -> Callable[P, R]:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             if session.in_transaction():
                 session.commit()
-            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            committing = False
             try:
+                session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
                 result = func(*args, **kwargs)
+                committing = True
                 session.commit()
                 return result
             except ServiceError:
@@ -58,6 +63,8 @@ def write_transaction(func: Callable[P, R]) -> Callable[P, R]:
                 raise
             except (OperationalError, IntegrityError, DBAPIError) as error:
                 session.rollback()
+                if error.connection_invalidated and not committing and attempt < MAX_ATTEMPTS:
+                    continue  # the connection was lost before COMMIT, so nothing was applied: again on a new one
                 if attempt == MAX_ATTEMPTS or not (
                     isinstance(error, IntegrityError) or _is_retryable(error)
                 ):
