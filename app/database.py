@@ -9,6 +9,15 @@ from sqlalchemy.exc import DisconnectionError
 
 def configure_engine(engine: Engine, *, ping_after_idle: float = 0) -> None:
     _ping_idle_connections(engine, ping_after_idle)
+    if engine.dialect.driver == "psycopg":
+
+        @event.listens_for(engine, "connect")
+        def _no_automatic_prepare(dbapi_connection, _record):
+            # services.hotsql prepares the money path's statements by name. Once psycopg has prepared
+            # a statement of its own, every rollback makes it deallocate all of them (DEALLOCATE ALL),
+            # so its automatic preparation is off: other statements are planned each time they run.
+            dbapi_connection.prepare_threshold = None
+
     if engine.dialect.name != "sqlite":
         return
 

@@ -1,22 +1,34 @@
 """The money path's statements, compiled once per database and handed straight to the driver.
 
 Measured on the bench machine, SQLAlchemy's execution layer costs more CPU per statement than the
-driver itself (about 0.14 of 0.23 ms), and a buy cycle sends nine statements. A HotStatement is a
-Core construct compiled once per dialect; each call binds its parameters with the column types' own
-bind processors and runs on the DBAPI connection of the session's current transaction, so it
-commits or rolls back with everything else in that transaction. Driver errors come out as
-SQLAlchemy's DBAPIError subclasses, so write_transaction retries deadlocks exactly as before, and
-every write is reported to the read cache the way the session events report other writes.
+driver itself, and psycopg's cursor layer costs about as much again as the libpq call it makes. A
+HotStatement is a Core construct compiled once per dialect; each call binds its parameters with the
+column types' own bind processors and runs on the DBAPI connection of the session's current
+transaction, so it commits or rolls back with everything else in that transaction. On PostgreSQL
+(psycopg) it is prepared by name once per connection and run with one libpq call (_Prepared); on
+other databases it goes through the DBAPI cursor. Driver errors come out as SQLAlchemy's DBAPIError
+subclasses, so write_transaction retries deadlocks exactly as before, and every write is reported
+to the read cache the way the session events report other writes.
 """
 
+import itertools
+import weakref
 from collections import namedtuple
 
+import psycopg.errors as _errors
+from psycopg import pq as _pq
+from psycopg.adapt import PyFormat
 from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
 from app.services import cache
 
 Row = tuple  # rows come back as named tuples, with attributes named like the statement's columns
+
+_IDLE = _pq.TransactionStatus.IDLE
+_SUCCESS = (_pq.ExecStatus.COMMAND_OK, _pq.ExecStatus.TUPLES_OK)
+_SQLSTATE = _pq.DiagnosticField.SQLSTATE
+_TEXT = _pq.Format.TEXT
 
 
 class _Compiled:
@@ -37,20 +49,134 @@ class _Compiled:
         ]
         self.dbapi_error = dialect.loaded_dbapi.Error
         self.dialect = dialect
+        self.prepared = _Prepared(statement, dialect) if dialect.driver == "psycopg" else None
 
-    def parameters(self, params: dict):
+    def values(self, params: dict) -> dict:
         values = self.compiled.construct_params(params)
         for name, processor in self.bind_processors.items():
             values[name] = processor(values[name])
-        if self.order is None:
-            return values
-        return tuple(values[name] for name in self.order)
+        return values
+
+    def run(self, dbapi_connection, params: dict) -> list:
+        """The raw rows the statement returns (none for a write without RETURNING)."""
+        values = self.values(params)
+        if self.prepared is not None and self.prepared.can_run_on(dbapi_connection):
+            return self.prepared.run(dbapi_connection, values)
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(self.sql, values if self.order is None else tuple(values[name] for name in self.order))
+            return cursor.fetchall() if self.row is not None else []
+        finally:
+            cursor.close()
 
     def make_row(self, raw):
         return self.row(*(
             value if processor is None else processor(value)
             for value, processor in zip(raw, self.result_processors, strict=True)
         ))
+
+
+class _Prepared:
+    """The statement as a named prepared statement of each psycopg connection, run with one libpq call.
+
+    Parameters go in and values come out in text format, through the connection's own psycopg
+    dumpers and loaders, so a row holds exactly what the cursor would have returned.
+    """
+
+    _numbers = itertools.count(1)
+
+    def __init__(self, statement, dialect):
+        numbered = statement.compile(dialect=type(dialect)(paramstyle="numeric_dollar"))
+        self.sql = numbered.string.encode()
+        self.order = numbered.positiontup
+        self.name = b"vm_hot_%d" % next(self._numbers)
+
+    @staticmethod
+    def can_run_on(dbapi_connection) -> bool:
+        """Inside a transaction, or where a plain BEGIN starts one as psycopg would (no isolation level,
+        read-only or deferrable setting; those transactions are begun by the cursor, psycopg's way)."""
+        if dbapi_connection.pgconn.transaction_status != _IDLE or dbapi_connection.autocommit:
+            return True
+        return (dbapi_connection.isolation_level, dbapi_connection.read_only, dbapi_connection.deferrable) == (
+            None, None, None,
+        )
+
+    def run(self, dbapi_connection, values: dict) -> list:
+        link = _Link.of(dbapi_connection)
+        pgconn = dbapi_connection.pgconn
+        if pgconn.transaction_status == _IDLE and not dbapi_connection.autocommit:
+            link.check(pgconn.exec_(b"BEGIN"))
+        link.prepare(pgconn, self.name, self.sql)
+        result = link.check(pgconn.exec_prepared(self.name, [link.dump(values[name]) for name in self.order]))
+        if not result.nfields:
+            return []
+        loaders = [link.loader(result.ftype(column)) for column in range(result.nfields)]
+        return [
+            tuple(
+                None if (value := result.get_value(row, column)) is None else loader.load(value)
+                for column, loader in enumerate(loaders)
+            )
+            for row in range(result.ntuples)
+        ]
+
+
+class _Link:
+    """What HotStatements keep per psycopg connection: the statements it has prepared, its dumpers and loaders."""
+
+    _of: "weakref.WeakKeyDictionary[object, _Link]" = weakref.WeakKeyDictionary()
+
+    def __init__(self, dbapi_connection):
+        self.connection = weakref.ref(dbapi_connection)
+        self.adapters = dbapi_connection.adapters
+        self.encoding = dbapi_connection.info.encoding
+        self.prepared: set[bytes] | None = set()  # None: unknown, read from the server before the next use
+        self.dumpers: dict[type, object] = {}
+        self.loaders: dict[int, object] = {}
+
+    @classmethod
+    def of(cls, dbapi_connection) -> "_Link":
+        link = cls._of.get(dbapi_connection)
+        if link is None:
+            link = cls._of[dbapi_connection] = cls(dbapi_connection)
+        return link
+
+    def prepare(self, pgconn, name: bytes, sql: bytes) -> None:
+        """Prepare the statement on this connection unless it already is."""
+        if self.prepared is None:
+            names = self.check(pgconn.exec_(rb"SELECT name FROM pg_prepared_statements WHERE name LIKE 'vm\_hot\_%'"))
+            self.prepared = {names.get_value(row, 0) for row in range(names.ntuples)}
+        if name not in self.prepared:
+            self.check(pgconn.prepare(name, sql))
+            self.prepared.add(name)
+
+    def dump(self, value) -> bytes | None:
+        if value is None:
+            return None
+        if type(value) is int:  # most parameters: the text form psycopg's int dumpers write too
+            return b"%d" % value
+        dumper = self.dumpers.get(type(value))
+        if dumper is None:
+            dumper_class = self.adapters.get_dumper(type(value), PyFormat.TEXT)
+            dumper = self.dumpers[type(value)] = dumper_class(type(value), self.connection())
+        return dumper.upgrade(value, PyFormat.TEXT).dump(value)
+
+    def loader(self, oid: int):
+        loader = self.loaders.get(oid)
+        if loader is None:
+            loader_class = self.adapters.get_loader(oid, _TEXT) or self.adapters.get_loader(0, _TEXT)
+            loader = self.loaders[oid] = loader_class(oid, self.connection())
+        return loader
+
+    def check(self, result):
+        """The result of a successful command, else the error psycopg's cursor would have raised."""
+        if result.status in _SUCCESS:
+            return result
+        if result.error_field(_SQLSTATE) == b"26000":
+            # Deallocated behind our back: psycopg runs DEALLOCATE ALL when a statement it sent ends
+            # in ROLLBACK (to a savepoint), DROP or ALTER, and a pooler may run DISCARD ALL. The
+            # transaction is aborted; write_transaction runs it again, which reads what is left.
+            self.prepared = None
+        raise _errors.error_from_result(result, encoding=self.encoding)
 
 
 class HotStatement:
@@ -67,39 +193,32 @@ class HotStatement:
             compiled = self._by_dialect[dialect.name] = _Compiled(self.statement, dialect)
         return compiled
 
-    def _run(self, params: dict, options: dict):
+    def _run(self, params: dict, options: dict) -> tuple[_Compiled, list]:
         session = db.session()
         connection = session.connection()
         compiled = self._compiled(connection.dialect)
-        args = compiled.parameters(params)
-        cursor = connection.connection.cursor()
+        dbapi_connection = connection.connection.dbapi_connection
         try:
-            cursor.execute(compiled.sql, args)
+            rows = compiled.run(dbapi_connection, params)
         except compiled.dbapi_error as error:
-            gone = compiled.dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
-            cursor.close()
+            gone = compiled.dialect.is_disconnect(error, dbapi_connection, None)
             if gone:  # as SQLAlchemy does: the pool must not hand this connection out again
                 connection.invalidate(error)
             raise DBAPIError.instance(
-                compiled.sql, args, error, compiled.dbapi_error, dialect=compiled.dialect, connection_invalidated=gone
+                compiled.sql, params, error, compiled.dbapi_error, dialect=compiled.dialect, connection_invalidated=gone
             ) from error
         if self.table is not None:
             cache.note_write(session, self.table, options)
-        return compiled, cursor
+        return compiled, rows
 
     def execute(self, params: dict, **options) -> None:
-        _compiled, cursor = self._run(params, options)
-        cursor.close()
+        self._run(params, options)
 
     def first(self, params: dict, **options):
         """The first row returned (attributes named like the columns), or None."""
-        compiled, cursor = self._run(params, options)
-        raw = cursor.fetchone()
-        cursor.close()
-        return None if raw is None else compiled.make_row(raw)
+        compiled, rows = self._run(params, options)
+        return compiled.make_row(rows[0]) if rows else None
 
     def all(self, params: dict, **options) -> list:
-        compiled, cursor = self._run(params, options)
-        rows = cursor.fetchall()
-        cursor.close()
+        compiled, rows = self._run(params, options)
         return [compiled.make_row(raw) for raw in rows]

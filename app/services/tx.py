@@ -23,7 +23,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 MAX_ATTEMPTS = 5
-RETRYABLE_PGCODES = {"40001", "40P01", "55P03"}
+# serialization failure, deadlock, lock not available; and a prepared statement that vanished from the
+# connection (DEALLOCATE or DISCARD run on it): the next attempt prepares it again (services.hotsql)
+RETRYABLE_PGCODES = {"40001", "40P01", "55P03", "26000"}
 
 
 def _is_retryable(error: DBAPIError) -> bool:

@@ -1,9 +1,14 @@
 """HotStatement: Core statements sent straight to the driver inside the session's transaction."""
 
+import os
+import socket
 from datetime import datetime
 
+import psycopg
 import pytest
-from sqlalchemy import bindparam, insert, select, update
+from psycopg import pq
+from psycopg.adapt import PyFormat
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
 
 from app.extensions import db
@@ -91,3 +96,134 @@ def test_driver_errors_come_out_as_sqlalchemy_errors_so_transactions_retry_or_re
     assert calls["n"] == 5
     assert db.session.scalar(select(User.deposit).where(User.id == buyer.id)) == 0
     assert db.session.scalar(select(LedgerEntry.id)) is None
+
+
+@pytest.fixture
+def postgres(is_postgres):
+    if not is_postgres:
+        pytest.skip("the libpq path runs on PostgreSQL only")
+
+
+def _dbapi_connection():
+    return db.session.connection().connection.dbapi_connection
+
+
+def _prepared_names() -> set[str]:
+    return set(db.session.scalars(text("SELECT name FROM pg_prepared_statements WHERE name LIKE 'vm_hot_%'")))
+
+
+def test_on_postgres_a_statement_is_prepared_once_per_connection_and_begins_the_transaction(app, buyer, postgres):
+    db.session.commit()
+    connection = _dbapi_connection()
+    assert connection.pgconn.transaction_status == pq.TransactionStatus.IDLE
+    assert READ_USER.first({"user_id": buyer.id}).username == buyer.username
+    assert connection.pgconn.transaction_status == pq.TransactionStatus.INTRANS  # a plain BEGIN went first
+    name = READ_USER._by_dialect["postgresql"].prepared.name.decode()
+    assert name in _prepared_names()
+    db.session.rollback()
+    # Preparing it again on this connection would fail ("prepared statement ... already exists").
+    assert READ_USER.first({"user_id": buyer.id}).id == buyer.id
+    assert _prepared_names() == {name}
+
+
+def test_a_transaction_with_an_isolation_level_is_begun_by_the_driver(app, buyer, postgres):
+    """Only a plain BEGIN is sent by HotStatement; psycopg begins any other transaction its own way."""
+    db.session.commit()
+    connection = _dbapi_connection()
+    connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    try:
+        SET_DEPOSIT.execute({"user_id": buyer.id, "deposit": 40})
+        assert db.session.scalar(text("SHOW transaction_isolation")) == "repeatable read"
+        db.session.rollback()
+    finally:
+        connection.isolation_level = None
+    assert db.session.scalar(select(User.deposit).where(User.id == buyer.id)) == 0
+
+
+def test_integer_parameters_are_written_as_psycopg_writes_them(app, postgres):
+    from app.services.hotsql import _Link
+
+    connection = _dbapi_connection()
+    link = _Link.of(connection)
+    for value in (0, 7, -5, 2**31, -(2**63), 2**70):
+        dumper = connection.adapters.get_dumper(int, PyFormat.TEXT)(int, connection)
+        assert link.dump(value) == bytes(dumper.upgrade(value, PyFormat.TEXT).dump(value))
+    assert link.dump(True) == b"t" and link.dump(None) is None and link.dump("é") == "é".encode()
+
+
+def test_a_deallocated_statement_is_prepared_again_by_the_retried_transaction(app, buyer, postgres):
+    """DEALLOCATE ALL (or DISCARD ALL, as a pooler may run) removes prepared statements behind our back."""
+    calls = {"n": 0}
+
+    @write_transaction
+    def set_deposit(cents):
+        calls["n"] += 1
+        SET_DEPOSIT.execute({"user_id": buyer.id, "deposit": cents})
+
+    set_deposit(10)
+    db.session.execute(text("DEALLOCATE ALL"))
+    db.session.commit()
+    set_deposit(25)
+    assert calls["n"] == 3  # the first attempt met the missing statement and was rolled back
+    assert db.session.scalar(select(User.deposit).where(User.id == buyer.id)) == 25
+
+
+def test_a_connection_cut_under_a_statement_is_dropped_and_the_write_runs_again(app, buyer, postgres):
+    """libpq reports a cut connection without an SQLSTATE: it is still a disconnect, so the pool drops
+    the connection and write_transaction runs the write again on a new one (nothing was applied)."""
+    calls = {"n": 0}
+
+    @write_transaction
+    def set_deposit():
+        calls["n"] += 1
+        if calls["n"] == 1:
+            with socket.socket(fileno=os.dup(_dbapi_connection().pgconn.socket)) as cut:
+                cut.shutdown(socket.SHUT_RDWR)
+        SET_DEPOSIT.execute({"user_id": buyer.id, "deposit": 30})
+
+    set_deposit()
+    assert calls["n"] == 2
+    assert db.session.scalar(select(User.deposit).where(User.id == buyer.id)) == 30
+
+
+def test_statements_prepared_after_a_deallocation_are_not_prepared_twice(app, buyer, postgres):
+    """psycopg deallocates every prepared statement when a statement it sent ends in ROLLBACK (to a
+    savepoint), DROP or ALTER. A statement prepared since then still exists when an older one is
+    found missing: the retried transaction must use it, not prepare it again."""
+    older = HotStatement(select(USERS.c.deposit).where(USERS.c.id == bindparam("user_id")))
+    newer = HotStatement(update(USERS).where(USERS.c.id == bindparam("user_id")).values(deposit=bindparam("deposit")))
+    older.first({"user_id": buyer.id})
+    db.session.commit()
+    db.session.execute(text("DEALLOCATE ALL"))  # as psycopg does after such a ROLLBACK, DROP or ALTER
+    db.session.commit()
+    calls = {"n": 0}
+
+    @write_transaction
+    def newer_then_older():
+        calls["n"] += 1
+        newer.execute({"user_id": buyer.id, "deposit": 15})
+        return older.first({"user_id": buyer.id}).deposit
+
+    assert newer_then_older() == 15
+    assert calls["n"] == 2
+    assert db.session.scalar(select(User.deposit).where(User.id == buyer.id)) == 15
+
+
+def test_rollbacks_keep_the_prepared_statements(app, buyer, postgres):
+    """psycopg's own automatic preparation is off: with it, a rollback after any statement it had
+    prepared (five runs of one query) would deallocate ours too and cost the next transaction a retry."""
+    assert _dbapi_connection().prepare_threshold is None
+    READ_USER.first({"user_id": buyer.id})
+    for _ in range(6):
+        db.session.execute(select(User.username).where(User.id == buyer.id))
+    db.session.rollback()
+    calls = {"n": 0}
+
+    @write_transaction
+    def set_deposit():
+        calls["n"] += 1
+        SET_DEPOSIT.execute({"user_id": buyer.id, "deposit": 5})
+        return READ_USER.first({"user_id": buyer.id}).deposit
+
+    assert set_deposit() == 5
+    assert calls["n"] == 1
