@@ -1,5 +1,6 @@
 """Inserting coins, buying and coin return."""
 
+from collections import namedtuple
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -24,9 +25,13 @@ class Escrow:
     coins: dict[int, int]
 
 
+# The order as written by the buy statement: the row's values, without an ORM object (none is needed).
+OrderRecord = namedtuple("OrderRecord", [column.key for column in Order.__table__.columns])
+
+
 @dataclass
 class Purchase:
-    order: Order  # not attached to the session: its row was written by an INSERT statement
+    order: OrderRecord
     product: Row  # the product as sold: id, product_name, cost, seller_id, refundable, seller_username
     change: list[int]
     deposit: int
@@ -170,7 +175,7 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int, on_su
             "insert exact money or a different coin mix, or reset"
         )
     move_coins({coin: escrowed[coin] - change[coin] for coin in COINS})
-    order = Order(
+    order = _insert_order(
         buyer_id=buyer.id,
         buyer_username=buyer.username,
         seller_id=product.seller_id,
@@ -185,9 +190,10 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int, on_su
         refundable=bool(product.refundable),
         status="paid",
         refunded_amount=0,
+        refund_change=None,
         created_at=now,
+        refunded_at=None,
     )
-    order.id = _INSERT_ORDER.first(_numbered([_order_values(order)])).id
     entries = [LedgerEntry.row("escrow_to_tubes", escrowed, user_id=buyer.id, order_id=order.id, created_at=now)]
     if coins_value(change):
         entries.append(LedgerEntry.row("change_paid", change, user_id=buyer.id, order_id=order.id, created_at=now))
@@ -211,8 +217,9 @@ def _refuse_sale(product_id: int, amount: int, paid_in: int) -> NoReturn:
     raise Conflict(f"{product.product_name} changed while you were buying it; please try again")
 
 
-def _order_values(order: Order) -> dict:
-    return {column.key: getattr(order, column.key) for column in _ORDERS.columns if not column.primary_key}
+def _insert_order(**values) -> OrderRecord:
+    """Write the order row; every column is given, so the record holds the row exactly as stored."""
+    return OrderRecord(id=_INSERT_ORDER.first(_numbered([values])).id, **values)
 
 
 def return_escrow(user: User) -> list[int]:
