@@ -172,9 +172,9 @@ class _Link:
         if result.status in _SUCCESS:
             return result
         if result.error_field(_SQLSTATE) == b"26000":
-            # Deallocated behind our back: psycopg runs DEALLOCATE ALL when a statement it sent ends
-            # in ROLLBACK (to a savepoint), DROP or ALTER, and a pooler may run DISCARD ALL. The
-            # transaction is aborted; write_transaction runs it again, which reads what is left.
+            # Deallocated behind our back (DEALLOCATE ALL or DISCARD ALL sent on this connection, by a
+            # pooler for instance; psycopg's own automatic preparation, which would, is off: app.database).
+            # The transaction is aborted; write_transaction runs it again, which reads what is left.
             self.prepared = None
         raise _errors.error_from_result(result, encoding=self.encoding)
 
