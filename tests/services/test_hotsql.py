@@ -151,61 +151,63 @@ def test_integer_parameters_are_written_as_psycopg_writes_them(app, postgres):
     assert link.dump(True) == b"t" and link.dump(None) is None and link.dump("é") == "é".encode()
 
 
-def test_a_deallocated_statement_is_prepared_again_by_the_retried_transaction(app, buyer, postgres):
-    """DEALLOCATE ALL (or DISCARD ALL, as a pooler may run) removes prepared statements behind our back."""
-    calls = {"n": 0}
+def attempts_counted(body):
+    """body(attempt) as one write_transaction, and a counter of the attempts it took."""
+    attempts = {"n": 0}
 
     @write_transaction
-    def set_deposit(cents):
-        calls["n"] += 1
-        SET_DEPOSIT.execute({"user_id": buyer.id, "deposit": cents})
+    def run():
+        attempts["n"] += 1
+        return body(attempts["n"])
 
-    set_deposit(10)
+    return run, attempts
+
+
+def test_a_deallocated_statement_is_prepared_again_by_the_retried_transaction(app, buyer, postgres):
+    """DEALLOCATE ALL (or DISCARD ALL, as a pooler may run) removes prepared statements behind our back."""
+    set_10, _ = attempts_counted(lambda _attempt: SET_DEPOSIT.execute({"user_id": buyer.id, "deposit": 10}))
+    set_10()
     db.session.execute(text("DEALLOCATE ALL"))
     db.session.commit()
-    set_deposit(25)
-    assert calls["n"] == 3  # the first attempt met the missing statement and was rolled back
+    set_25, attempts = attempts_counted(lambda _attempt: SET_DEPOSIT.execute({"user_id": buyer.id, "deposit": 25}))
+    set_25()
+    assert attempts["n"] == 2  # the first attempt met the missing statement and was rolled back
     assert db.session.scalar(select(User.deposit).where(User.id == buyer.id)) == 25
 
 
 def test_a_connection_cut_under_a_statement_is_dropped_and_the_write_runs_again(app, buyer, postgres):
     """libpq reports a cut connection without an SQLSTATE: it is still a disconnect, so the pool drops
     the connection and write_transaction runs the write again on a new one (nothing was applied)."""
-    calls = {"n": 0}
 
-    @write_transaction
-    def set_deposit():
-        calls["n"] += 1
-        if calls["n"] == 1:
+    def set_deposit(attempt):
+        if attempt == 1:
             with socket.socket(fileno=os.dup(_dbapi_connection().pgconn.socket)) as cut:
                 cut.shutdown(socket.SHUT_RDWR)
         SET_DEPOSIT.execute({"user_id": buyer.id, "deposit": 30})
 
-    set_deposit()
-    assert calls["n"] == 2
+    run, attempts = attempts_counted(set_deposit)
+    run()
+    assert attempts["n"] == 2
     assert db.session.scalar(select(User.deposit).where(User.id == buyer.id)) == 30
 
 
 def test_statements_prepared_after_a_deallocation_are_not_prepared_twice(app, buyer, postgres):
-    """psycopg deallocates every prepared statement when a statement it sent ends in ROLLBACK (to a
-    savepoint), DROP or ALTER. A statement prepared since then still exists when an older one is
-    found missing: the retried transaction must use it, not prepare it again."""
+    """After a DEALLOCATE ALL, a statement prepared since still exists when an older one is found
+    missing: the retried transaction must use it, not prepare it again."""
     older = HotStatement(select(USERS.c.deposit).where(USERS.c.id == bindparam("user_id")))
     newer = HotStatement(update(USERS).where(USERS.c.id == bindparam("user_id")).values(deposit=bindparam("deposit")))
     older.first({"user_id": buyer.id})
     db.session.commit()
-    db.session.execute(text("DEALLOCATE ALL"))  # as psycopg does after such a ROLLBACK, DROP or ALTER
+    db.session.execute(text("DEALLOCATE ALL"))
     db.session.commit()
-    calls = {"n": 0}
 
-    @write_transaction
-    def newer_then_older():
-        calls["n"] += 1
+    def newer_then_older(_attempt):
         newer.execute({"user_id": buyer.id, "deposit": 15})
         return older.first({"user_id": buyer.id}).deposit
 
-    assert newer_then_older() == 15
-    assert calls["n"] == 2
+    run, attempts = attempts_counted(newer_then_older)
+    assert run() == 15
+    assert attempts["n"] == 2
     assert db.session.scalar(select(User.deposit).where(User.id == buyer.id)) == 15
 
 
@@ -217,13 +219,11 @@ def test_rollbacks_keep_the_prepared_statements(app, buyer, postgres):
     for _ in range(6):
         db.session.execute(select(User.username).where(User.id == buyer.id))
     db.session.rollback()
-    calls = {"n": 0}
 
-    @write_transaction
-    def set_deposit():
-        calls["n"] += 1
+    def set_and_read(_attempt):
         SET_DEPOSIT.execute({"user_id": buyer.id, "deposit": 5})
         return READ_USER.first({"user_id": buyer.id}).deposit
 
-    assert set_deposit() == 5
-    assert calls["n"] == 1
+    run, attempts = attempts_counted(set_and_read)
+    assert run() == 5
+    assert attempts["n"] == 1
