@@ -163,6 +163,18 @@ def attempts_counted(body):
     return run, attempts
 
 
+def set_then_read(setter, reader, user_id: int, cents: int):
+    """One write_transaction that sets the deposit with `setter` and reads it back with `reader`:
+    what it read, and how many attempts it took."""
+
+    def body(_attempt):
+        setter.execute({"user_id": user_id, "deposit": cents})
+        return reader.first({"user_id": user_id}).deposit
+
+    run, attempts = attempts_counted(body)
+    return run(), attempts["n"]
+
+
 def test_a_deallocated_statement_is_prepared_again_by_the_retried_transaction(app, buyer, postgres):
     """DEALLOCATE ALL (or DISCARD ALL, as a pooler may run) removes prepared statements behind our back."""
     set_10, _ = attempts_counted(lambda _attempt: SET_DEPOSIT.execute({"user_id": buyer.id, "deposit": 10}))
@@ -200,14 +212,7 @@ def test_statements_prepared_after_a_deallocation_are_not_prepared_twice(app, bu
     db.session.commit()
     db.session.execute(text("DEALLOCATE ALL"))
     db.session.commit()
-
-    def newer_then_older(_attempt):
-        newer.execute({"user_id": buyer.id, "deposit": 15})
-        return older.first({"user_id": buyer.id}).deposit
-
-    run, attempts = attempts_counted(newer_then_older)
-    assert run() == 15
-    assert attempts["n"] == 2
+    assert set_then_read(newer, older, buyer.id, 15) == (15, 2)
     assert db.session.scalar(select(User.deposit).where(User.id == buyer.id)) == 15
 
 
@@ -219,11 +224,5 @@ def test_rollbacks_keep_the_prepared_statements(app, buyer, postgres):
     for _ in range(6):
         db.session.execute(select(User.username).where(User.id == buyer.id))
     db.session.rollback()
-
-    def set_and_read(_attempt):
-        SET_DEPOSIT.execute({"user_id": buyer.id, "deposit": 5})
-        return READ_USER.first({"user_id": buyer.id}).deposit
-
-    run, attempts = attempts_counted(set_and_read)
-    assert run() == 5
-    assert attempts["n"] == 1
+    assert set_then_read(SET_DEPOSIT, READ_USER, buyer.id, 5) == (5, 1)
+    assert db.session.scalar(select(User.deposit).where(User.id == buyer.id)) == 5
