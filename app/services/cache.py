@@ -303,9 +303,9 @@ def _do_orm_execute(state) -> None:
 
 
 def note_write(session: Session, table, options: dict) -> None:
-    """A statement sent without the session (services.hotsql) reports the table it wrote to."""
-    if current_app.extensions.get("read_cache") is not None:
-        _note_change(session, _MODELS_BY_TABLE.get(table), options)
+    """A statement sent without the session (services.hotsql) reports the table it wrote to; as with
+    the session events, the names wait in the session until the commit, which bumps them if there is a cache."""
+    _note_change(session, _MODELS_BY_TABLE.get(table), options)
 
 
 def _note_change(session: Session, model, options) -> None:

@@ -21,7 +21,7 @@ from psycopg.adapt import PyFormat
 from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
-from app.services import cache
+from app.services import cache, tx
 
 Row = tuple  # rows come back as named tuples, with attributes named like the statement's columns
 
@@ -179,6 +179,11 @@ class _Link:
         raise _errors.error_from_result(result, encoding=self.encoding)
 
 
+def _session_connection() -> tuple:
+    session = db.session()
+    return session, session.connection()
+
+
 class HotStatement:
     """A Core statement run on the current transaction's driver connection, without the ORM."""
 
@@ -194,8 +199,7 @@ class HotStatement:
         return compiled
 
     def _run(self, params: dict, options: dict) -> tuple[_Compiled, list]:
-        session = db.session()
-        connection = session.connection()
+        session, connection = tx.writing_connection() or _session_connection()
         compiled = self._compiled(connection.dialect)
         dbapi_connection = connection.connection.dbapi_connection
         try:

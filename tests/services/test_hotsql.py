@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from app.extensions import db
 from app.models import LedgerEntry, Order, User
 from app.models._types import utcnow
-from app.services.errors import Unavailable
+from app.services import tx
+from app.services.errors import Conflict, Unavailable
 from app.services.hotsql import HotStatement
 from app.services.tx import write_transaction
 
@@ -97,6 +98,44 @@ def test_driver_errors_come_out_as_sqlalchemy_errors_so_transactions_retry_or_re
     assert db.session.scalar(select(User.deposit).where(User.id == buyer.id)) == 0
     assert db.session.scalar(select(LedgerEntry.id)) is None
 
+
+
+def test_a_write_transactions_statements_run_on_its_connection_which_is_forgotten_after_it(app, buyer):
+    seen = []
+
+    @write_transaction
+    def set_deposit(cents: int, refuse: bool):
+        session, connection = tx.writing_connection()
+        seen.append(session is db.session() and connection is db.session.connection())
+        SET_DEPOSIT.execute({"user_id": buyer.id, "deposit": cents})
+        if refuse:
+            raise Conflict("refused after the write")
+
+    set_deposit(40, refuse=False)
+    assert seen == [True] and tx.writing_connection() is None
+    with pytest.raises(Conflict):
+        set_deposit(75, refuse=True)
+    assert tx.writing_connection() is None  # also after a refusal, whose write was rolled back
+    assert db.session.scalar(select(User.deposit).where(User.id == buyer.id)) == 40
+
+
+def test_a_write_transaction_run_inside_another_leaves_the_outer_one_on_a_live_connection(app, buyer):
+    """The inner one commits the outer one's work so far (write_transaction's rule for an open
+    transaction); the outer one then goes on with the session's next connection, not the one given back."""
+
+    @write_transaction
+    def inner():
+        SET_DEPOSIT.execute({"user_id": buyer.id, "deposit": 20})
+
+    @write_transaction
+    def outer():
+        SET_DEPOSIT.execute({"user_id": buyer.id, "deposit": 10})
+        inner()
+        SET_DEPOSIT.execute({"user_id": buyer.id, "deposit": 30})
+        return READ_USER.first({"user_id": buyer.id}).deposit
+
+    assert outer() == 30
+    assert db.session.scalar(select(User.deposit).where(User.id == buyer.id)) == 30
 
 @pytest.fixture
 def postgres(is_postgres):
