@@ -1,6 +1,8 @@
 """Application factory: the table of contents of the app."""
 
 import os
+import weakref
+from inspect import iscoroutinefunction
 
 from flask import Flask
 from flask_swagger_ui import get_swaggerui_blueprint
@@ -16,9 +18,32 @@ from app.security import register_security_headers
 from app.services.cache import init_read_cache
 
 
+class VendingFlask(Flask):
+    """Flask that asks once per function whether it is a coroutine function.
+
+    Flask asks inspect on every call of a view, hook or decorator layer (about twenty times per API
+    request, measured); the answer never changes for a function, so it is kept, keyed weakly by the
+    function itself (a method's function, since its bound method is new with each view instance).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._coroutine_functions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def ensure_sync(self, func):
+        key = getattr(func, "__func__", func)
+        try:
+            is_coroutine = self._coroutine_functions.get(key)
+        except TypeError:  # not weakly referenceable (a partial of a builtin, say): ask every time
+            return super().ensure_sync(func)
+        if is_coroutine is None:
+            is_coroutine = self._coroutine_functions[key] = iscoroutinefunction(func)
+        return self.async_to_sync(func) if is_coroutine else func
+
+
 def create_app(config: object | None = None, **overrides) -> Flask:
     """Build an app from a config object (default: DevelopmentConfig read from the environment)."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = VendingFlask(__name__, instance_relative_config=True)
     config = config if config is not None else config_module.DevelopmentConfig()
     if hasattr(config, "validate"):
         config.validate()
