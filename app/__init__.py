@@ -21,7 +21,7 @@ from app.services.cache import init_read_cache
 class VendingFlask(Flask):
     """Flask that asks once per function whether it is a coroutine function.
 
-    Flask asks inspect on every call of a view, hook or decorator layer (about twenty times per API
+    Flask asks inspect on every call of a view, hook or decorator layer (about ten times per API
     request, measured); the answer never changes for a function, so it is kept, keyed weakly by the
     function itself (a method's function, since its bound method is new with each view instance).
     """

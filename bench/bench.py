@@ -302,7 +302,7 @@ def warm_up(scenario: str, port: int, workdir: Path) -> list[dict]:
 
     In 5 s slices, for at least BENCH_WARMUP seconds and, for /users/me, until every worker has had
     about WARMUP_PASSES requests with each of the 1,000 tokens; at most BENCH_WARMUP_MAX seconds. A fixed
-    15 s was not enough on a slow machine: /users/me ran at 300 requests/s for 25 s, then at 1,600.
+    15 s was not enough on a slow machine: /users/me ran at about 300 requests/s for 20 s, then 1,000-1,600.
     Returns the slices' results."""
     if scenario == "login" or SETTINGS["warmup"] <= 0:
         return []
@@ -470,9 +470,9 @@ CEILING_OF = {"catalogue": "ceiling_flask_catalogue", "me": "ceiling_flask_me", 
 TARGETS = {"catalogue": 0.50, "me": 0.40, "buy": 0.40}
 
 
-def render(info: dict, results: dict[str, list[dict]], warmups: dict[str, list[int]], memory: dict, audit_ok: bool,
-           audit_text: str,
-           balance_ok: bool, balance_lines: list[str], loadavg_after: list[str]) -> str:
+def render(info: dict, results: dict[str, list[dict]], warmups: dict[str, list[int]], memory: dict,
+           audit_ok: bool, audit_text: str, balance_ok: bool, balance_lines: list[str],
+           loadavg_after: list[str]) -> str:
     s = SETTINGS
     out = [
         "# Benchmark results",
