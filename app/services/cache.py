@@ -233,6 +233,8 @@ def fresh_snapshot() -> None:
     read: data read in an older transaction could be older than versions read now. Only for read
     transactions (the token check's); never call it inside a write.
     """
+    if not db.session.registry.has():
+        return  # no session yet in this context, so no transaction either (and none is created just to ask)
     session = db.session()
     if session.in_transaction():
         session.rollback()
