@@ -260,11 +260,13 @@ def init_read_cache(app: Flask) -> None:
         return
     board = version_board(url, app.config["CACHE_KEY_PREFIX"])
     app.extensions["read_cache"] = ReadCache(board, max_age=app.config["CACHE_MAX_AGE_SECONDS"])
+    global _listening  # the listeners are the Session class's, for the whole process, like this flag
     if not event.contains(Session, "after_commit", _after_commit):
         event.listen(Session, "after_flush", _after_flush)
         event.listen(Session, "do_orm_execute", _do_orm_execute)
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_rollback", _after_rollback)
+    _listening = True
 
 
 def _names_of(obj, deleted: bool) -> tuple[str, ...]:
@@ -304,10 +306,16 @@ def _do_orm_execute(state) -> None:
     _note_change(state.session, _changed_model(state), state.execution_options)
 
 
+# Whether the session listeners below are on (init_read_cache): only then does a commit or rollback
+# take the names a transaction noted out of the session again.
+_listening = False
+
+
 def note_write(session: Session, table, options: dict) -> None:
-    """A statement sent without the session (services.hotsql) reports the table it wrote to; as with
-    the session events, the names wait in the session until the commit, which bumps them if there is a cache."""
-    _note_change(session, _MODELS_BY_TABLE.get(table), options)
+    """A statement sent without the session (services.hotsql) reports the table it wrote to, as the
+    session events report the others: only while those listeners are on, which end what is noted."""
+    if _listening:
+        _note_change(session, _MODELS_BY_TABLE.get(table), options)
 
 
 def _note_change(session: Session, model, options) -> None:

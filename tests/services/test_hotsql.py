@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from app.extensions import db
 from app.models import LedgerEntry, Order, User
 from app.models._types import utcnow
+from app.services import cache as read_cache
 from app.services import tx
 from app.services.errors import Conflict, Unavailable
 from app.services.hotsql import HotStatement
@@ -265,3 +266,23 @@ def test_rollbacks_keep_the_prepared_statements(app, buyer, postgres):
     db.session.rollback()
     assert set_then_read(SET_DEPOSIT, READ_USER, buyer.id, 5) == (5, 1)
     assert db.session.scalar(select(User.deposit).where(User.id == buyer.id)) == 5
+
+
+def test_a_hot_write_leaves_no_noted_versions_behind_with_or_without_the_cache_listeners(
+    app_config, tmp_path, request, monkeypatch
+):
+    """The names a write notes for the read cache are taken out again by the listeners' commit; in a
+    process whose app has no cache (no listeners), nothing is noted, so nothing piles up in the session."""
+    app_config["CACHE_VERSIONS"] = f"file://{tmp_path / 'versions'}"  # listeners on, even with TEST_CACHE_VERSIONS=off
+    request.getfixturevalue("app")
+    buyer = request.getfixturevalue("buyer")
+    SET_DEPOSIT.execute({"user_id": buyer.id, "deposit": 15}, changes_user=buyer.id)
+    assert read_cache.PENDING in db.session.info
+    db.session.commit()
+    assert read_cache.PENDING not in db.session.info
+
+    monkeypatch.setattr(read_cache, "_listening", False)
+    SET_DEPOSIT.execute({"user_id": buyer.id, "deposit": 25}, changes_user=buyer.id)
+    assert read_cache.PENDING not in db.session.info
+    db.session.commit()
+    assert db.session.scalar(select(User.deposit).where(User.id == buyer.id)) == 25
