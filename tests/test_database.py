@@ -7,7 +7,8 @@ from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
 from app.models import LedgerEntry, User
-from app.services import vending
+from app.services import hotsql, vending
+from app.services.tx import write_transaction
 
 
 @pytest.fixture
@@ -100,24 +101,31 @@ def test_a_money_write_on_a_dropped_connection_runs_again_on_a_new_one(app, clie
     assert db.session.scalar(select(func.count()).select_from(LedgerEntry)) == 1
 
 
-def test_a_connection_lost_during_commit_is_not_run_again(app, buyer, monkeypatch):
+@pytest.mark.parametrize("transaction", ["hot", "session"])
+def test_a_connection_lost_during_commit_is_not_run_again(app, buyer, monkeypatch, transaction):
     """The outcome of a COMMIT whose reply never came is unknown: the request fails (503) rather than
-    risk applying it twice; an Idempotency-Key makes the client's retry safe."""
+    risk applying it twice; an Idempotency-Key makes the client's retry safe. The same in a deposit's
+    own transaction (hot) and on the session."""
     calls = {"n": 0}
     db.session.commit()  # so the write's own COMMIT is the first one the patch meets
-    session = db.session()
 
     def lost(*args, **kwargs):
         calls["n"] += 1
         raise DBAPIError("COMMIT", {}, Exception("server closed the connection"), connection_invalidated=True)
 
-    monkeypatch.setattr(session, "commit", lost)
+    if transaction == "hot":
+        deposit = vending.deposit
+        monkeypatch.setattr(hotsql.HotWrite, "commit", lost)
+    else:
+        deposit = write_transaction(vending.deposit.__wrapped__)
+        monkeypatch.setattr(db.session(), "commit", lost)
     with pytest.raises(DBAPIError):
-        vending.deposit(buyer.actor, 100, max_deposit=1000)
+        deposit(buyer.actor, 100, max_deposit=1000)
     monkeypatch.undo()
 
     assert calls["n"] == 1
     assert db.session.get(User, buyer.id, populate_existing=True).deposit == 0
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry)) == 0
 
 
 def test_a_lost_connection_on_a_web_page_is_a_friendly_503_page(app, client, monkeypatch):

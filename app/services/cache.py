@@ -303,7 +303,7 @@ def _do_orm_execute(state) -> None:
     """Statements bypass the flush: they report what they change here (see _note_change)."""
     if not (state.is_update or state.is_delete or state.is_insert):
         return
-    _note_change(state.session, _changed_model(state), state.execution_options)
+    _note_change(state.session.info.setdefault(PENDING, set()), _changed_model(state), state.execution_options)
 
 
 # Whether the session listeners below are on (init_read_cache): only then does a commit or rollback
@@ -311,21 +311,25 @@ def _do_orm_execute(state) -> None:
 _listening = False
 
 
-def note_write(session: Session, table, options: dict) -> None:
+def pending_versions(session: Session) -> set | None:
+    """Where a session's writes note the versions they change until its commit bumps them; None while
+    the listeners are off, since nothing would take the names out again."""
+    return session.info.setdefault(PENDING, set()) if _listening else None
+
+
+def note_write(versions: set, table, options: dict) -> None:
     """A statement sent without the session (services.hotsql) reports the table it wrote to, as the
-    session events report the others: only while those listeners are on, which end what is noted."""
-    if _listening:
-        _note_change(session, _MODELS_BY_TABLE.get(table), options)
+    session events report the others, into its transaction's `versions`."""
+    _note_change(versions, _MODELS_BY_TABLE.get(table), options)
 
 
-def _note_change(session: Session, model, options) -> None:
+def _note_change(pending: set, model, options) -> None:
     """Products bump the catalogue; users and sessions bump the versions of the user named by the
     statement's `changes_user` option, or of every user when it names none (a user row changed with
     `keeps_sessions` changes the account's money, not whether its tokens are valid or who they act
     as); a statement marked `read_cache_neutral` changes nothing any cached value holds."""
     if model is None or options.get("read_cache_neutral"):
         return  # e.g. last_seen_at, which no cached value holds
-    pending = session.info.setdefault(PENDING, set())
     if model is Product:
         pending.add(CATALOGUE)
     elif model in (User, AuthSession):
@@ -339,13 +343,17 @@ def _note_change(session: Session, model, options) -> None:
             pending.add(sessions_version(user_id))
 
 
-def _after_commit(session: Session) -> None:
-    pending = session.info.pop(PENDING, None)
-    if not pending:
+def bump_versions(names: set | None) -> None:
+    """After a commit, before the response: every copy that depended on `names` is stale from now on."""
+    if not names:
         return
     cache = current_app.extensions.get("read_cache") if current_app else None
     if cache is not None:
-        cache.bump(pending)
+        cache.bump(names)
+
+
+def _after_commit(session: Session) -> None:
+    bump_versions(session.info.pop(PENDING, None))
 
 
 def _after_rollback(session: Session) -> None:

@@ -11,13 +11,14 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import IdempotencyKey
 from app.models._types import utcnow
 from app.services.errors import Conflict, InvalidInput
+from app.services.hotsql import HotStatement
 from app.services.tx import write_transaction
 
 STALE_AFTER = timedelta(seconds=60)
@@ -71,13 +72,18 @@ def claim(user_id: int, key: str, print_: str, ttl_seconds: int) -> Replay | int
     return Replay(row.response_status, row.response_body)
 
 
+_KEYS = IdempotencyKey.__table__
+# A HotStatement: it runs in whichever write transaction stores the reply, with or without the session.
+_RECORD_OUTCOME = HotStatement(
+    update(_KEYS)
+    .where(_KEYS.c.id == bindparam("claim_id"))
+    .values(state="done", response_status=bindparam("status"), response_body=bindparam("body"))
+)
+
+
 def record_outcome(claim_id: int, status: int, body: str) -> None:
     """Store the reply in the caller's transaction."""
-    db.session.execute(
-        update(IdempotencyKey)
-        .where(IdempotencyKey.id == claim_id)
-        .values(state="done", response_status=status, response_body=body)
-    )
+    _RECORD_OUTCOME.execute({"claim_id": claim_id, "status": status, "body": body})
 
 
 @write_transaction

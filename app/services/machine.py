@@ -8,7 +8,7 @@ from app.services.coins import COINS, empty_coins
 from app.services.errors import InvalidInput
 from app.services.hotsql import HotStatement
 from app.services.policy import Actor, require_role
-from app.services.tx import locked, write_transaction
+from app.services.tx import locked, needs_session, write_transaction
 
 MAX_TUBE_COUNT = 1_000_000
 
@@ -41,6 +41,7 @@ def lock_tube_counts(initial_float: int) -> dict[int, int]:
     """lock_tubes() for the hot path: the counts only, read in one statement without ORM objects."""
     counts = {row.coin: row.count for row in _LOCK_TUBE_COUNTS.all({})}
     if len(counts) < len(COINS):
+        needs_session()  # a fresh install: its float is loaded through the session
         return tube_counts(lock_tubes(initial_float))
     return counts
 

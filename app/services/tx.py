@@ -5,6 +5,10 @@ reports a deadlock, a serialization failure or (SQLite) a busy lock. Locks are a
 the order user, product (or order), tubes. PostgreSQL locks rows with SELECT ... FOR UPDATE;
 SQLite has no row locks, so write transactions start with BEGIN IMMEDIATE (see
 app.database), which takes the database write lock before the first read.
+
+A write transaction runs on the request's ORM session (write_transaction), or, for the money path's
+deposit and buy, on a pooled connection of its own without the session (hotsql.hot_write_transaction):
+the same retries, the same locks, one transaction either way.
 """
 
 import contextvars
@@ -18,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from app.extensions import db
+from app.services import cache
 from app.services.errors import ServiceError, Unavailable
 
 P = ParamSpec("P")
@@ -28,15 +33,75 @@ MAX_ATTEMPTS = 5
 # connection (DEALLOCATE or DISCARD run on it): the next attempt prepares it again (services.hotsql)
 RETRYABLE_PGCODES = {"40001", "40P01", "55P03", "26000"}
 
-# The session and its Connection while a write transaction runs: the money path's statements
-# (services.hotsql) run on it without asking the session for its connection again, statement by
-# statement (measured: about a twentieth of the Python calls of a buy cycle).
-_WRITING: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("writing", default=None)
+
+class SessionWrite:
+    """A write transaction on the request's ORM session, as seen by the statements run in it.
+
+    dialect, dbapi_connection and invalidate() are what services.hotsql needs to run a statement on
+    the transaction's own connection; versions collects the read-cache versions its writes change.
+    """
+
+    hot = False
+
+    def __init__(self, session, connection) -> None:
+        self.session = session
+        self.connection = connection
+        self.dialect = connection.dialect
+        self.dbapi_connection = connection.connection.dbapi_connection
+
+    @classmethod
+    def begin(cls) -> "SessionWrite":
+        end_session_transaction()
+        session = db.session()
+        return cls(session, session.connection(execution_options={"sqlite_begin": "IMMEDIATE"}))
+
+    @property
+    def versions(self) -> set | None:
+        """Where the names wait for the session's commit (None: no cache listeners, nothing to note)."""
+        return cache.pending_versions(self.session)
+
+    def invalidate(self, error: BaseException) -> None:
+        self.connection.invalidate(error)
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
 
 
-def writing_connection() -> tuple | None:
-    """(session, Connection) of the write transaction running now, or None outside one."""
+class NeedsSession(Exception):  # noqa: N818 (a signal to the transaction loop, not an error)
+    """Raised inside a transaction without the session when its function needs the session after all
+    (to explain a refusal, to fill a fresh install's tubes): the attempt is rolled back and the whole
+    function runs again in a session write transaction."""
+
+
+# The write transaction running now (a SessionWrite or a hotsql.HotWrite): the money path's statements
+# run on its connection without asking the session for it again, statement by statement.
+_WRITING: contextvars.ContextVar = contextvars.ContextVar("writing", default=None)
+
+
+def writing() -> SessionWrite | None:
+    """The write transaction running now, or None outside one."""
     return _WRITING.get()
+
+
+def needs_session() -> None:
+    """Call before using the ORM session in a function that may run without it (hot_write_transaction)."""
+    current = _WRITING.get()
+    if current is not None and current.hot:
+        raise NeedsSession
+
+
+def session_in_transaction() -> bool:
+    """Whether the request's session has a transaction open (asked without creating a session)."""
+    return db.session.registry.has() and db.session().in_transaction()
+
+
+def end_session_transaction() -> None:
+    """A write transaction starts on a clean slate: the request's open session transaction is committed."""
+    if session_in_transaction():
+        db.session.commit()
 
 
 def _is_retryable(error: DBAPIError) -> bool:
@@ -48,8 +113,12 @@ def _is_retryable(error: DBAPIError) -> bool:
     return isinstance(error, OperationalError) and ("locked" in text or "busy" in text)
 
 
-def write_transaction(func: Callable[P, R]) -> Callable[P, R]:
-    """Run `func` as one write transaction: commit on success, roll back on any error.
+def transactional(func: Callable[P, R], begin_hot: Callable | None = None) -> Callable[P, R]:
+    """`func` as one write transaction: commit on success, roll back on any error.
+
+    Without `begin_hot`, on the session. With it, on what it returns, unless the function needs the
+    session after all (NeedsSession, or the session found in a transaction afterwards): then the
+    attempt is rolled back and the function runs again on the session.
 
     A unique-constraint race (IntegrityError) is retried too: the next attempt sees the
     winner's row and answers with a domain error instead of a 500. So is a database connection
@@ -60,27 +129,44 @@ def write_transaction(func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        session = db.session()
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            if session.in_transaction():
-                session.commit()
+        begin = begin_hot or SessionWrite.begin
+        attempt = 0
+        while True:
+            attempt += 1
+            needs_session()  # a transaction inside one without the session: that one goes to the session
+            write = None
             committing = False
             try:
-                _WRITING.set((session, session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})))
+                write = begin()
+                _WRITING.set(write)
                 try:
                     result = func(*args, **kwargs)
+                    if write.hot and session_in_transaction():
+                        raise NeedsSession
                 finally:
                     # None, not the value before: a write transaction run inside another one commits the
                     # outer one's connection away, so the outer one goes on with the session's next one.
                     _WRITING.set(None)
                 committing = True
-                session.commit()
+                write.commit()
                 return result
+            except NeedsSession:
+                write.rollback()
+                if session_in_transaction():
+                    db.session.rollback()
+                begin, attempt = SessionWrite.begin, attempt - 1
             except ServiceError:
-                session.rollback()
+                write.rollback()
+                if write.hot and session_in_transaction():  # the refusal was worked out with the session
+                    db.session.rollback()
+                    begin, attempt = SessionWrite.begin, attempt - 1
+                    continue
                 raise
             except (OperationalError, IntegrityError, DBAPIError) as error:
-                session.rollback()
+                if write is not None:
+                    write.rollback()
+                else:
+                    db.session.rollback()
                 if error.connection_invalidated and not committing and attempt < MAX_ATTEMPTS:
                     continue  # the connection was lost before COMMIT, so nothing was applied: again on a new one
                 if attempt == MAX_ATTEMPTS or not (
@@ -91,11 +177,18 @@ def write_transaction(func: Callable[P, R]) -> Callable[P, R]:
                     raise
                 time.sleep(random.uniform(0.005, 0.02) * attempt)  # noqa: S311 (jitter, not crypto)  # nosec B311
             except BaseException:
-                session.rollback()
+                if write is not None:
+                    write.rollback()
+                else:
+                    db.session.rollback()
                 raise
-        raise AssertionError("unreachable")
 
     return wrapper
+
+
+def write_transaction(func: Callable[P, R]) -> Callable[P, R]:
+    """Run `func` as one write transaction on the request's session (see transactional)."""
+    return transactional(func)
 
 
 def locked(stmt):

@@ -11,10 +11,10 @@ from app.models import LedgerEntry, Order, Product, User
 from app.models._types import utcnow
 from app.services.coins import COINS, coins_to_list, coins_value, empty_coins, is_coin, make_change
 from app.services.errors import Conflict, InvalidInput, NotFound
-from app.services.hotsql import HotStatement, Row
+from app.services.hotsql import HotStatement, Row, hot_write_transaction
 from app.services.machine import lock_tube_counts, move_coins
 from app.services.policy import Actor, require_role
-from app.services.tx import lock_one, write_transaction
+from app.services.tx import lock_one, needs_session, write_transaction
 
 MAX_AMOUNT = 10_000
 
@@ -52,9 +52,11 @@ def _lock_buyer(actor: Actor) -> User:
 
 
 # Deposit and buy are the hot path of the machine: a few Core statements sent straight to the driver
-# (services.hotsql, no ORM unit of work), under the same locks, in the same order and in the same
-# transaction as every other write. A user row changed here changes the account's money only,
-# never who it is or whether its tokens are valid.
+# (services.hotsql, no ORM unit of work), under the same locks and in the same order as every other
+# write, in one transaction on a connection of their own (hot_write_transaction). Where one needs the
+# session after all (to explain a refusal, to fill a fresh install's tubes), needs_session() sends the
+# whole call to a session transaction instead. A user row changed here changes the account's money
+# only, never who it is or whether its tokens are valid.
 _USERS = User.__table__
 _PRODUCTS = Product.__table__
 _ORDERS = Order.__table__
@@ -128,7 +130,7 @@ def _add_to_escrow(user_id: int, coin: int, max_deposit: int) -> Row | None:
     return _DEPOSIT[coin].first(params, changes_user=user_id, keeps_sessions=True)
 
 
-@write_transaction
+@hot_write_transaction
 def deposit(actor: Actor, coin: int, *, max_deposit: int, on_success=None) -> Escrow:
     """Put one coin into the buyer's escrow."""
     if not is_coin(coin):
@@ -136,6 +138,7 @@ def deposit(actor: Actor, coin: int, *, max_deposit: int, on_success=None) -> Es
     require_role(actor, "buyer")
     row = _add_to_escrow(actor.id, coin, max_deposit)
     if row is None:
+        needs_session()
         if db.session.get(User, actor.id, populate_existing=True) is None:
             raise NotFound("Your account no longer exists")
         raise Conflict(f"The machine holds at most {max_deposit} cents for one buyer; buy or reset first")
@@ -146,7 +149,7 @@ def deposit(actor: Actor, coin: int, *, max_deposit: int, on_success=None) -> Es
     return result
 
 
-@write_transaction
+@hot_write_transaction
 def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int, on_success=None) -> Purchase:
     """Sell `amount` units: escrow drops into the tubes, change comes out with the fewest coins."""
     if type(amount) is not int or not 1 <= amount <= MAX_AMOUNT:
@@ -206,6 +209,7 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int, on_su
 
 def _refuse_sale(product_id: int, amount: int, paid_in: int) -> NoReturn:
     """Say why the product could not be sold (it was not changed)."""
+    needs_session()
     product = db.session.get(Product, product_id, populate_existing=True)
     if product is None or not product.on_sale:
         raise NotFound("No such product")

@@ -106,17 +106,17 @@ def test_a_write_transactions_statements_run_on_its_connection_which_is_forgotte
 
     @write_transaction
     def set_deposit(cents: int, refuse: bool):
-        session, connection = tx.writing_connection()
-        seen.append(session is db.session() and connection is db.session.connection())
+        write = tx.writing()
+        seen.append(write.session is db.session() and write.connection is db.session.connection())
         SET_DEPOSIT.execute({"user_id": buyer.id, "deposit": cents})
         if refuse:
             raise Conflict("refused after the write")
 
     set_deposit(40, refuse=False)
-    assert seen == [True] and tx.writing_connection() is None
+    assert seen == [True] and tx.writing() is None
     with pytest.raises(Conflict):
         set_deposit(75, refuse=True)
-    assert tx.writing_connection() is None  # also after a refusal, whose write was rolled back
+    assert tx.writing() is None  # also after a refusal, whose write was rolled back
     assert db.session.scalar(select(User.deposit).where(User.id == buyer.id)) == 40
 
 
