@@ -37,12 +37,25 @@ def list_to_coins(values: list[int]) -> dict[int, int]:
 def make_change(amount: int, tubes: dict[int, int]) -> dict[int, int] | None:
     """The payout of exactly `amount` cents with the fewest coins the tubes can give, or None.
 
-    Greedy is wrong with limited tubes (60 from one 50 and three 20s is 20+20+20), so this is a
-    bounded search: the number of 100s is confined to a window of a few values (see
-    _SMALL_COINS_MAX_UNITS), and the rest is an exact bounded dynamic programme over 5-cent units.
+    With no tube short, greedy (largest coins first) is the answer: these coins are a canonical
+    system, so greedy pays any amount with the fewest coins, and no other payout uses as few (both
+    checked by tests). Greedy is wrong with limited tubes (60 from one 50 and three 20s is
+    20+20+20), so otherwise this is a bounded search (_fewest_coins).
     """
     if amount < 0 or amount % 5:
         return None
+    greedy = empty_coins()
+    rest = amount
+    for coin in COINS_DESC:
+        greedy[coin], rest = divmod(rest, coin)
+        if greedy[coin] > tubes.get(coin, 0):
+            return _fewest_coins(amount, tubes)
+    return greedy
+
+
+def _fewest_coins(amount: int, tubes: dict[int, int]) -> dict[int, int] | None:
+    """make_change from limited tubes: the number of 100s is confined to a window of a few values
+    (see _SMALL_COINS_MAX_UNITS), and the rest is an exact bounded dynamic programme over 5-cent units."""
     if amount == 0:
         return empty_coins()
     units = amount // 5

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.services.coins import COINS, coins_to_list, coins_value, make_change
+from app.services.coins import COINS, _fewest_coins, coins_to_list, coins_value, make_change
 
 
 def brute_force_fewest(amount: int, tubes: dict[int, int]) -> int | None:
@@ -77,3 +77,43 @@ def test_property_exact_fewest_and_within_stock(amount, counts):
         assert coins_value(result) == amount
         assert all(result[c] <= tubes[c] for c in COINS)
         assert sum(result.values()) == fewest
+
+
+def fewest_unlimited(limit: int) -> dict[int, tuple[int, int]]:
+    """For each amount up to `limit`: (fewest coins with unlimited tubes, how many payouts use that few)."""
+    best = {0: (0, 1)}
+    for amount in range(5, limit + 1, 5):
+        counts = []
+        for n100 in range(amount // 100 + 1):
+            for n50 in range((amount - 100 * n100) // 50 + 1):
+                for n20 in range((amount - 100 * n100 - 50 * n50) // 20 + 1):
+                    rest = amount - 100 * n100 - 50 * n50 - 20 * n20
+                    for n10 in range(rest // 10 + 1):
+                        counts.append(n100 + n50 + n20 + n10 + (rest - 10 * n10) // 5)
+        fewest = min(counts)
+        best[amount] = (fewest, counts.count(fewest))
+    return best
+
+
+def test_these_coins_are_canonical_and_the_fewest_coin_payout_is_unique():
+    """Why make_change may answer greedily when no tube is short. In a fewest-coin payout two 5s, two
+    10s, a 20 with a 10 or two 50s would each be one coin: the coins below 100 stay under 200 cents, so
+    amounts up to 400 cover every case."""
+    unlimited = fewest_unlimited(400)
+    plenty = dict.fromkeys(COINS, 1000)
+    for amount, (fewest, payouts) in unlimited.items():
+        greedy = make_change(amount, plenty)
+        assert sum(greedy.values()) == fewest, amount
+        assert payouts == 1, amount
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    amount=st.integers(min_value=0, max_value=400).map(lambda n: n * 5),
+    counts=st.tuples(*[st.integers(min_value=0, max_value=30) for _ in COINS]),
+)
+def test_the_greedy_answer_is_the_searched_one(amount, counts):
+    tubes = dict(zip(COINS, counts, strict=True))
+    answer = make_change(amount, tubes)
+    assert answer == _fewest_coins(amount, tubes)
+    assert answer is None or list(answer) == list(COINS)
