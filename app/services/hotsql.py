@@ -109,14 +109,16 @@ class _Prepared:
         if pgconn.transaction_status == _IDLE and not dbapi_connection.autocommit:
             link.check(pgconn.exec_(b"BEGIN"))
         link.prepare(pgconn, self.name, self.sql)
-        result = link.check(pgconn.exec_prepared(self.name, [link.dump(values[name]) for name in self.order]))
+        dump = link.dump
+        result = link.check(pgconn.exec_prepared(self.name, [dump(values[name]) for name in self.order]))
         if not result.nfields:
             return []
-        loaders = [link.loader(result.ftype(column)) for column in range(result.nfields)]
+        loaders = link.row_loaders(self.name, result)
+        get_value = result.get_value
         return [
             tuple(
-                None if (value := result.get_value(row, column)) is None else loader.load(value)
-                for column, loader in enumerate(loaders)
+                None if (value := get_value(row, column)) is None else load(value)
+                for column, load in enumerate(loaders)
             )
             for row in range(result.ntuples)
         ]
@@ -132,8 +134,9 @@ class _Link:
         self.adapters = dbapi_connection.adapters
         self.encoding = dbapi_connection.info.encoding
         self.prepared: set[bytes] | None = set()  # None: unknown, read from the server before the next use
-        self.dumpers: dict[type, object] = {}
+        self.dumpers: dict = {}  # by type, and by the key of a dumper upgraded for some values (psycopg's rule)
         self.loaders: dict[int, object] = {}
+        self.loads: dict[bytes, list] = {}  # by statement: the load function of each column it returns
 
     @classmethod
     def of(cls, dbapi_connection) -> "_Link":
@@ -152,15 +155,22 @@ class _Link:
             self.prepared.add(name)
 
     def dump(self, value) -> bytes | None:
+        """The value in text format, by the dumper psycopg's own transformer would choose and keep."""
+        kind = type(value)
+        if kind is int:  # most parameters: the text form psycopg's int dumpers write too
+            return b"%d" % value
         if value is None:
             return None
-        if type(value) is int:  # most parameters: the text form psycopg's int dumpers write too
-            return b"%d" % value
-        dumper = self.dumpers.get(type(value))
+        dumper = self.dumpers.get(kind)
         if dumper is None:
-            dumper_class = self.adapters.get_dumper(type(value), PyFormat.TEXT)
-            dumper = self.dumpers[type(value)] = dumper_class(type(value), self.connection())
-        return dumper.upgrade(value, PyFormat.TEXT).dump(value)
+            dumper = self.dumpers[kind] = self.adapters.get_dumper(kind, PyFormat.TEXT)(kind, self.connection())
+        key = dumper.get_key(value, PyFormat.TEXT)
+        if key is not kind:  # this value needs an upgraded dumper (a datetime with a time zone, say)
+            upgraded = self.dumpers.get(key)
+            if upgraded is None:
+                upgraded = self.dumpers[key] = dumper.upgrade(value, PyFormat.TEXT)
+            dumper = upgraded
+        return dumper.dump(value)
 
     def loader(self, oid: int):
         loader = self.loaders.get(oid)
@@ -168,6 +178,13 @@ class _Link:
             loader_class = self.adapters.get_loader(oid, _TEXT) or self.adapters.get_loader(0, _TEXT)
             loader = self.loaders[oid] = loader_class(oid, self.connection())
         return loader
+
+    def row_loaders(self, name: bytes, result) -> list:
+        """The load function of each column of the statement `name` (its result's types never change)."""
+        loads = self.loads.get(name)
+        if loads is None:
+            loads = self.loads[name] = [self.loader(result.ftype(column)).load for column in range(result.nfields)]
+        return loads
 
     def check(self, result):
         """The result of a successful command, else the error psycopg's cursor would have raised."""
