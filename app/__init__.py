@@ -14,7 +14,7 @@ from app.errors import register_errorhandlers
 from app.extensions import api, bootstrap, csrf, db, login_manager, migrate
 from app.home.auth import BrowserSessionInterface
 from app.limits import init_limiter
-from app.security import register_security_headers
+from app.security import register_security_headers, set_docs_csp
 from app.services.cache import init_read_cache
 
 
@@ -54,9 +54,6 @@ def create_app(config: object | None = None, **overrides) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{os.path.join(app.instance_path, 'vending.db')}"
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {}
-    if app.config.get("PROXY_FIX_HOPS"):
-        hops = app.config["PROXY_FIX_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     from app.services import passwords
 
@@ -65,6 +62,9 @@ def create_app(config: object | None = None, **overrides) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    if app.config.get("PROXY_FIX_HOPS"):  # outermost: every layer inside sees the request as the proxy saw it
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
 
 
@@ -94,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
         "/api/openapi.json",
         config={"app_name": "Vending Machine API", "persistAuthorization": True},
     )
+    docs.after_request(set_docs_csp)
     app.register_blueprint(docs)
 
     from app.health import bp as health

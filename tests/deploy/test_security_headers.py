@@ -157,3 +157,31 @@ def test_run_py_picks_production_from_app_config(monkeypatch, tmp_path):
     refused = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**env, "SECRET_KEY": ""},
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "SECRET_KEY" in refused.stderr
+
+
+def test_the_headers_replace_any_of_the_same_name_but_keep_a_page_s_own_policy():
+    from app.security import with_security_headers
+
+    headers = [("Content-Type", "text/html"), ("x-frame-options", "SAMEORIGIN"), ("X-Content-Type-Options", "nosniff")]
+    merged = with_security_headers(headers, secure=False)
+    names = [name.lower() for name, _ in merged]
+    assert sorted(names) == sorted(["content-type", "x-content-type-options", "referrer-policy", "x-frame-options",
+                                    "cross-origin-opener-policy", "content-security-policy"])
+    assert dict(merged)["X-Frame-Options"] == "DENY" and dict(merged)["Content-Security-Policy"] == CSP
+
+    own = with_security_headers([("Content-Security-Policy", "default-src 'none'")], secure=True)
+    assert [value for name, value in own if name == "Content-Security-Policy"] == ["default-src 'none'"]
+    assert dict(own)["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_a_view_that_sets_one_of_the_headers_sends_it_once(client, seller):
+    from app.services import images
+    from tests.factories import make_product
+    from tests.web.conftest import png_bytes
+
+    product_id = make_product(seller).id
+    images.set_product_image(seller.actor, product_id, png_bytes(), max_bytes=1 << 20)
+    response = client.get(f"/api/v1/products/{product_id}/image")
+    assert (response.status_code, response.mimetype) == (200, "image/png")
+    assert response.headers.getlist("X-Content-Type-Options") == ["nosniff"]
+    assert response.headers.getlist("Content-Security-Policy") == [CSP]
