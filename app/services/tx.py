@@ -151,22 +151,15 @@ def transactional(func: Callable[P, R], begin_hot: Callable | None = None) -> Ca
                 write.commit()
                 return result
             except NeedsSession:
-                write.rollback()
-                if session_in_transaction():
-                    db.session.rollback()
+                _undo(write)
                 begin, attempt = SessionWrite.begin, attempt - 1
             except ServiceError:
-                write.rollback()
-                if write.hot and session_in_transaction():  # the refusal was worked out with the session
-                    db.session.rollback()
+                if _undo(write):  # the refusal was worked out with the session: say it from there
                     begin, attempt = SessionWrite.begin, attempt - 1
                     continue
                 raise
             except (OperationalError, IntegrityError, DBAPIError) as error:
-                if write is not None:
-                    write.rollback()
-                else:
-                    db.session.rollback()
+                _undo(write)
                 if error.connection_invalidated and not committing and attempt < MAX_ATTEMPTS:
                     continue  # the connection was lost before COMMIT, so nothing was applied: again on a new one
                 if attempt == MAX_ATTEMPTS or not (
@@ -177,13 +170,23 @@ def transactional(func: Callable[P, R], begin_hot: Callable | None = None) -> Ca
                     raise
                 time.sleep(random.uniform(0.005, 0.02) * attempt)  # noqa: S311 (jitter, not crypto)  # nosec B311
             except BaseException:
-                if write is not None:
-                    write.rollback()
-                else:
-                    db.session.rollback()
+                _undo(write)
                 raise
 
     return wrapper
+
+
+def _undo(write) -> bool:
+    """Roll back an attempt (the session's transaction when it did not get as far as beginning one).
+    True when it ran without the session yet used it: its session transaction is rolled back too."""
+    if write is None or not write.hot:
+        (write.rollback if write is not None else db.session.rollback)()
+        return False
+    write.rollback()
+    if session_in_transaction():
+        db.session.rollback()
+        return True
+    return False
 
 
 def write_transaction(func: Callable[P, R]) -> Callable[P, R]:

@@ -112,6 +112,22 @@ def test_a_hot_function_that_uses_the_session_unannounced_runs_again_on_it_once(
     assert deposit_of(buyer.id) == 10
 
 
+def test_a_refusal_worked_out_with_the_session_unannounced_is_answered_from_the_session(app, buyer, begun):
+    @hot_write_transaction
+    def add_ten_then_refuse():
+        ADD_TO_DEPOSIT.execute({"user_id": buyer.id, "cents": 10})
+        if db.session.get(User, buyer.id) is not None:
+            raise Conflict(f"refused on the {'hot path' if tx.writing().hot else 'session'}")
+
+    db.session.commit()
+    with pytest.raises(Conflict, match="refused on the session"):
+        add_ten_then_refuse()
+    assert begun == ["hot", "session"]
+    assert not tx.session_in_transaction()
+    assert db.engine.pool.checkedout() == 0
+    assert deposit_of(buyer.id) == 0
+
+
 def test_a_write_transaction_inside_a_hot_one_sends_the_hot_one_to_the_session(app, buyer, begun):
     @write_transaction
     def inner():
