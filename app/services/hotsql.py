@@ -239,7 +239,11 @@ class HotWrite:
         tx.end_session_transaction()
         write = cls(db.engine)
         if write.dialect.name == "sqlite":
-            write._send("BEGIN IMMEDIATE")
+            try:
+                write._send("BEGIN IMMEDIATE")
+            except BaseException:
+                write.rollback()  # the connection goes back to the pool; the caller may try again
+                raise
         return write  # on PostgreSQL the first statement sends BEGIN (_Prepared.run)
 
     def _send(self, sql: str) -> None:

@@ -173,3 +173,24 @@ def test_a_database_that_cannot_be_reached_is_sqlalchemys_error_and_a_503_when_i
     monkeypatch.undo()
     assert deposit_of(buyer.id) == 0
     assert ledger_rows() == 0
+
+
+def test_a_busy_sqlite_database_at_begin_runs_the_write_again_once(
+    app, buyer, is_postgres, monkeypatch
+):
+    if is_postgres:
+        pytest.skip("BEGIN IMMEDIATE is SQLite's way of beginning a write")
+    original, calls = hotsql.HotWrite._send, {"n": 0}
+
+    def busy_once(self, sql):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise hotsql._driver_error(self, sql, {}, self.dialect.loaded_dbapi.OperationalError("database is locked"))
+        return original(self, sql)
+
+    monkeypatch.setattr(hotsql.HotWrite, "_send", busy_once)
+    db.session.commit()
+    assert vending.deposit(buyer.actor, 100, max_deposit=1000).deposit == 100
+    assert calls["n"] == 2
+    assert db.engine.pool.checkedout() == 0
+    assert deposit_of(buyer.id) == 100
