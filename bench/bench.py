@@ -470,6 +470,12 @@ CEILING_OF = {"catalogue": "ceiling_flask_catalogue", "me": "ceiling_flask_me", 
 TARGETS = {"catalogue": 0.50, "me": 0.40, "buy": 0.40}
 
 
+def round_ratios(results: dict[str, list[dict]], key: str) -> list[float]:
+    """Each round's rate over the same round's ceiling: the ceiling ran minutes from the app, under the same load."""
+    ceiling_rounds = results.get(CEILING_OF.get(key), [])
+    return [r["rate"] / c["rate"] if c["rate"] else 0.0 for r, c in zip(results[key], ceiling_rounds, strict=False)]
+
+
 def render(info: dict, results: dict[str, list[dict]], warmups: dict[str, list[int]], memory: dict,
            audit_ok: bool, audit_text: str, balance_ok: bool, balance_lines: list[str],
            loadavg_after: list[str]) -> str:
@@ -507,9 +513,8 @@ def render(info: dict, results: dict[str, list[dict]], warmups: dict[str, list[i
         ceiling_key = CEILING_OF.get(key)
         ratio = ceiling = target = ""
         if ceiling_key in results:
-            c = median_of(results[ceiling_key])["rate"]
-            ceiling = f"{c:.0f}"
-            r = m["rate"] / c if c else 0
+            ceiling = f"{median_of(results[ceiling_key])['rate']:.0f}"
+            r = statistics.median(round_ratios(results, key))
             ratio = f"{r:.0%}"
             goal = TARGETS[key]
             met = r >= goal and m["errors"] == 0 and (key != "buy" or m["p99_ms"] < 100)
@@ -524,6 +529,10 @@ def render(info: dict, results: dict[str, list[dict]], warmups: dict[str, list[i
     out += ["", "Per round (rate):", ""]
     for key, rounds in results.items():
         out.append(f"- {key}: " + ", ".join(f"{r['rate']:.0f}" for r in rounds))
+    out += ["", "Per round (ratio to the same round's ceiling; the ratio column is their median):", ""]
+    for key in CEILING_OF:
+        if key in results and CEILING_OF[key] in results:
+            out.append(f"- {key}: " + ", ".join(f"{r:.0%}" for r in round_ratios(results, key)))
     out += ["", "Warm-up per round (s):", ""]
     for key, seconds in warmups.items():
         out.append(f"- {key}: " + ", ".join(str(x) for x in seconds))

@@ -1,0 +1,56 @@
+"""make bench judges each ratio round by round (bench/bench.py render): each round's rate over its own ceiling."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@pytest.fixture
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_report_under_test", BENCH / "bench.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def rounds(*rates, p99=20.0):
+    return [{"rate": rate, "p50_ms": 5.0, "p99_ms": p99, "max_ms": 40.0, "errors": 0, "c5xx": 0} for rate in rates]
+
+
+def report(bench, results):
+    info = {"cores": 2, "cpu": "test", "kernel": "k", "python": "3.11", "postgresql": "15", "loadavg_before": ["0"] * 3}
+    return bench.render(info, results, {}, {}, True, "audit clean", True, [], ["0"] * 3)
+
+
+def row(text, name):
+    line = next(line for line in text.splitlines() if line.startswith(f"| {name} |"))
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+def test_the_ratio_is_the_median_of_each_rounds_ratio(bench):
+    """Rates 300/400/500 against 1000/500/1000: per round 30%, 80%, 50%; the ratio of the medians would be 40%."""
+    text = report(bench, {"buy": rounds(300, 400, 500), "ceiling_sql_buy": rounds(1000, 500, 1000)})
+    buy = row(text, bench.SCENARIO_NAMES["buy"])
+    assert buy[7:10] == ["1000", "50%", "met (>= 40%, p99 < 100 ms)"]
+    assert "- buy: 30%, 80%, 50%" in text.splitlines()
+
+
+def test_a_ratio_under_target_in_most_rounds_is_not_met(bench):
+    text = report(bench, {"catalogue": rounds(400, 600, 400), "ceiling_flask_catalogue": rounds(1000, 1000, 1000)})
+    catalogue = row(text, bench.SCENARIO_NAMES["catalogue"])
+    assert catalogue[8:10] == ["40%", "NOT met (>= 50%)"]
+    assert "- catalogue: 40%, 60%, 40%" in text.splitlines()
+
+
+def test_a_buy_cycle_with_a_slow_p99_is_not_met_whatever_its_ratio(bench):
+    text = report(bench, {"buy": rounds(900, 900, 900, p99=120.0), "ceiling_sql_buy": rounds(1000, 1000, 1000)})
+    assert row(text, bench.SCENARIO_NAMES["buy"])[8:10] == ["90%", "NOT met (>= 40%, p99 < 100 ms)"]
+
+
+def test_a_scenario_without_its_ceiling_has_no_ratio(bench):
+    text = report(bench, {"login": rounds(10, 11, 10)})
+    assert row(text, bench.SCENARIO_NAMES["login"])[7:10] == ["", "", ""]
+    assert "- login:" not in text.split("Per round (ratio")[1]
