@@ -471,7 +471,7 @@ TARGETS = {"catalogue": 0.50, "me": 0.40, "buy": 0.40}
 
 
 def round_ratios(results: dict[str, list[dict]], key: str) -> list[float]:
-    """Each round's rate over the same round's ceiling: the ceiling ran minutes from the app, under the same load."""
+    """Each round's rate over the ceiling measured in that round, so a slow phase of the VM weighs on both sides."""
     ceiling_rounds = results.get(CEILING_OF.get(key), [])
     return [r["rate"] / c["rate"] if c["rate"] else 0.0 for r, c in zip(results[key], ceiling_rounds, strict=False)]
 
