@@ -470,9 +470,9 @@ CEILING_OF = {"catalogue": "ceiling_flask_catalogue", "me": "ceiling_flask_me", 
 TARGETS = {"catalogue": 0.50, "me": 0.40, "buy": 0.40}
 
 
-def round_ratios(results: dict[str, list[dict]], key: str) -> list[float]:
+def round_ratios(results: dict[str, list[dict]], key: str, ceiling_key: str | None = None) -> list[float]:
     """Each round's rate over the ceiling measured in that round, so a slow phase of the VM weighs on both sides."""
-    ceiling_rounds = results.get(CEILING_OF.get(key), [])
+    ceiling_rounds = results.get(ceiling_key or CEILING_OF.get(key), [])
     return [r["rate"] / c["rate"] if c["rate"] else 0.0 for r, c in zip(results[key], ceiling_rounds, strict=False)]
 
 
@@ -522,9 +522,9 @@ def render(info: dict, results: dict[str, list[dict]], warmups: dict[str, list[i
         out.append(f"| {SCENARIO_NAMES[key]} | {m['rate']:.0f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | "
                    f"{m['max_ms']:.1f} | {m['errors']} | {m['c5xx']} | {ceiling} | {ratio} | {target} |")
     if "buy" in results and "ceiling_sql_buy_psycopg" in results:
-        psycopg_rate = median_of(results["ceiling_sql_buy_psycopg"])["rate"]
         out += ["", f"Buy cycle against ceiling (b'), the same SQL sent by psycopg from {s['workers']} Python "
-                f"processes: {median_of(results['buy'])['rate'] / psycopg_rate:.0%}. For comparison only: "
+                f"processes: {statistics.median(round_ratios(results, 'buy', 'ceiling_sql_buy_psycopg')):.0%} "
+                "(median of the rounds). For comparison only: "
                 "the target is judged against pgbench (b)."]
     out += ["", "Per round (rate):", ""]
     for key, rounds in results.items():

@@ -1,19 +1,11 @@
 """make bench judges each ratio round by round (bench/bench.py render): each round's rate over its own ceiling."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 @pytest.fixture
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_report_under_test", BENCH / "bench.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(bench_module):
+    return bench_module
 
 
 def rounds(*rates, p99=20.0):
@@ -54,3 +46,10 @@ def test_a_scenario_without_its_ceiling_has_no_ratio(bench):
     text = report(bench, {"login": rounds(10, 11, 10)})
     assert row(text, bench.SCENARIO_NAMES["login"])[7:10] == ["", "", ""]
     assert "- login:" not in text.split("Per round (ratio")[1]
+
+
+def test_the_comparison_with_psycopg_is_judged_round_by_round_too(bench):
+    results = {"buy": rounds(300, 400, 500), "ceiling_sql_buy": rounds(1000, 1000, 1000),
+               "ceiling_sql_buy_psycopg": rounds(1000, 500, 1000)}
+    text = report(bench, results)
+    assert "processes: 50% (median of the rounds)." in text

@@ -1,18 +1,11 @@
 """make bench measures each scenario warm (bench/bench.py warm_up): long enough for the read cache of every worker."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 @pytest.fixture
-def bench(monkeypatch):
-    spec = importlib.util.spec_from_file_location("bench_under_test", BENCH / "bench.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def bench(bench_module, monkeypatch):
+    module = bench_module
     monkeypatch.setitem(module.SETTINGS, "warmup", 15)
     monkeypatch.setitem(module.SETTINGS, "warmup_max", 90)
     monkeypatch.setitem(module.SETTINGS, "workers", 4)
