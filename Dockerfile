@@ -5,10 +5,12 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential libpq-dev \
  && rm -rf /var/lib/apt/lists/*
+# The runtime lock only (requirements.txt: every package pinned, with hashes; the dev tools are not in it).
+# --require-hashes refuses any file whose hash the lock does not name; the image's own pip is used as is, since
+# an unpinned `pip install --upgrade pip` would be the one download nothing checks.
 COPY requirements.txt /tmp/requirements.txt
 RUN python -m venv /opt/venv \
- && /opt/venv/bin/pip install --upgrade pip \
- && /opt/venv/bin/pip install -r /tmp/requirements.txt
+ && /opt/venv/bin/pip install --require-hashes -r /tmp/requirements.txt
 
 # Final stage: the virtualenv and the code, no compilers, running as an unprivileged user.
 FROM python:3.11-slim AS runtime

@@ -3,15 +3,39 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 export FLASK_APP := run.py
 
-.PHONY: run serve test lint venv clean bench
+.PHONY: run serve test lint venv venv-dev lock backup restore clean bench
 
-venv: $(VENV)/.installed
+# pip installs and resolves from PyPI only. Some machines (this project's own included) add wheel folders and
+# other indexes through the user's pip configuration and PIP_* variables: the venv's own pip.conf names PyPI,
+# PIP_CONFIG_FILE naming that file makes pip skip the user's configuration, and those variables are dropped.
+# The system-wide configuration still applies (it may name the certificates to trust).
+PIP_ENV := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_INDEX_URL -u PIP_NO_INDEX -u PIP_CONSTRAINT \
+	PIP_CONFIG_FILE=$(abspath $(VENV))/pip.conf
+PIP := $(PIP_ENV) $(BIN)/pip
+# Keep these options as they are: Renovate reads them back from the lock files' headers (renovate.json).
+PIP_COMPILE := $(PIP_ENV) $(BIN)/pip-compile --quiet --allow-unsafe --generate-hashes --strip-extras
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+## make venv: the runtime lock only (make run, make serve); make venv-dev: both locks (make test, lint, lock, bench)
+venv: $(VENV)/.installed-runtime
+venv-dev: $(VENV)/.installed-dev
+
+$(VENV)/pip.conf:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements-dev.txt
+	printf '[global]\nindex-url = https://pypi.org/simple\n' > $@
+
+$(VENV)/.installed-runtime: requirements.txt | $(VENV)/pip.conf
+	$(PIP) install -q --require-hashes -r requirements.txt
 	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VENV)/pip.conf
+	$(PIP) install -q --require-hashes -r requirements.txt -r requirements-dev.txt
+	touch $@ $(VENV)/.installed-runtime
+
+## make lock: pin every package again, with hashes, after an edit of requirements.in or requirements-dev.in
+## (pins that still fit are kept; make lock UPGRADE=1 moves every package to the newest version allowed)
+lock: venv-dev
+	$(PIP_COMPILE) $(if $(UPGRADE),--upgrade) --output-file=requirements.txt requirements.in
+	$(PIP_COMPILE) $(if $(UPGRADE),--upgrade) --output-file=requirements-dev.txt requirements-dev.in
 
 ## make run: migrate, load the demo data once, serve on http://127.0.0.1:5000
 run: venv
@@ -27,7 +51,7 @@ serve: venv
 
 ## make test: lint, then the whole suite on SQLite, and again on PostgreSQL when TEST_DATABASE_URL is set
 ## (read cache versions: a file on the SQLite run, Redis on the PostgreSQL run)
-test: venv lint
+test: venv-dev lint
 	env -u TEST_DATABASE_URL $(BIN)/pytest -q
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== again on PostgreSQL ($$TEST_DATABASE_URL), read cache versions in Redis"; \
@@ -37,11 +61,11 @@ test: venv lint
 	fi
 
 ## make bench: load test under gunicorn on a throw-away PostgreSQL database, next to its ceilings (bench/README.md)
-bench: venv
+bench: venv-dev
 	@command -v wrk >/dev/null || apt-get install -y wrk || sudo -n apt-get install -y wrk || { echo "make bench needs wrk" >&2; exit 2; }
 	$(BIN)/python bench/bench.py
 
-lint: venv
+lint: venv-dev
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -c pyproject.toml -r app -x tests
 
