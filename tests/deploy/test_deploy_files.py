@@ -101,7 +101,7 @@ def test_dockerfile_is_multi_stage_slim_and_unprivileged():
     assert "COPY --from=build /opt/venv /opt/venv" in final
     user = re.search(r"(?m)^USER (\S+)", final).group(1)
     assert user not in ("root", "0")
-    assert re.search(r"(?ms)^HEALTHCHECK .*?/healthz", final)
+    assert re.search(r"(?ms)^HEALTHCHECK .*?/readyz", final)
     assert 'CMD ["gunicorn", "-c", "gunicorn_cfg.py", "run:app"]' in final
 
 
@@ -142,6 +142,94 @@ def test_compose_keeps_postgres_data_in_a_volume_and_fronts_with_nginx():
     assert "./app/static:/srv/vending/static:ro" in nginx_volumes
 
 
+def interpolations(text: str) -> list[tuple[str, str, str]]:
+    """Every ${NAME...} in a compose file as (name, operator, argument): operator "", ":-", "-", ":?" or "?"."""
+    return [(m.group(1), m.group(2) or "", m.group(3) or "")
+            for m in re.finditer(r"\$\{([A-Z_][A-Z0-9_]*)(?:(:?[-?])([^}]*))?\}", text)]
+
+
+def compose_default(value: str) -> str:
+    """A compose value with each ${NAME:-default} replaced by its default (what runs when .env says nothing)."""
+    return re.sub(r"\$\{[A-Z_][A-Z0-9_]*:-([^}]*)\}", r"\1", str(value))
+
+
+def app_services() -> dict:
+    services = compose()["services"]
+    return {name: spec for name, spec in services.items() if re.fullmatch(r"app\d+", name)}
+
+
+def test_compose_refuses_to_start_without_a_database_password():
+    text = (ROOT / "docker-compose.yml").read_text()
+    uses = [(op, arg) for name, op, arg in interpolations(text) if name == "POSTGRES_PASSWORD"]
+    assert len(uses) >= 2, "the database and the app servers both need it"
+    assert all(op == ":?" and arg.strip() for op, arg in uses), uses
+    assert ":-vending" not in text
+    services = compose()["services"]
+    assert "${POSTGRES_PASSWORD:?" in services["postgres"]["environment"]["POSTGRES_PASSWORD"]
+    for spec in app_services().values():
+        assert ":${POSTGRES_PASSWORD:?" in spec["environment"]["DATABASE_URL"]
+    secrets_ = [(op, arg) for name, op, arg in interpolations(text) if name == "SECRET_KEY"]
+    assert secrets_ and all(op == ":?" for op, _ in secrets_)
+
+
+def duration_seconds(value: str) -> float:
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", value)
+    assert parts and "".join(n + u for n, u in parts) == value, value
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+def test_app_servers_get_longer_to_stop_than_gunicorn_takes_to_drain(monkeypatch):
+    for name, spec in app_services().items():
+        env = {key: compose_default(value) for key, value in spec["environment"].items()
+               if key.startswith("GUNICORN_")}
+        graceful = load_gunicorn_cfg(monkeypatch, **env)["graceful_timeout"]
+        assert graceful >= 10, (name, graceful)
+        # Past the graceful timeout gunicorn itself stops waiting; Docker's SIGKILL must come later still.
+        assert duration_seconds(spec["stop_grace_period"]) >= graceful + 5, (name, spec["stop_grace_period"])
+
+
+def test_app_servers_are_healthy_only_when_ready_and_nginx_waits_for_them():
+    services = compose()["services"]
+    for name, spec in app_services().items():
+        check = " ".join(spec["healthcheck"]["test"])
+        assert "http://127.0.0.1:8000/readyz" in check and "/healthz" not in check, name
+        assert spec["healthcheck"]["start_period"] and spec["healthcheck"]["retries"] >= 2
+        assert services["nginx"]["depends_on"][name]["condition"] == "service_healthy"
+    assert services["migrate"]["healthcheck"] == {"disable": True}
+    assert services["postgres"]["healthcheck"] and services["redis"]["healthcheck"]
+
+
+def test_app_servers_take_their_pool_size_from_the_environment():
+    for name, spec in app_services().items():
+        env = spec["environment"]
+        for variable in ("DB_POOL_SIZE", "DB_MAX_OVERFLOW"):
+            assert env[variable] == f"${{{variable}:-5}}", (name, variable)
+
+
+def test_compose_defaults_stay_under_postgres_connection_limit():
+    """Worst case: every worker of every app server with its pool and overflow open, plus a one-off command."""
+    max_connections, reserved_for_superusers = 100, 3
+    per_server = []
+    for spec in app_services().values():
+        env = {key: int(compose_default(value)) for key, value in spec["environment"].items()
+               if key in ("GUNICORN_WORKERS", "DB_POOL_SIZE", "DB_MAX_OVERFLOW")}
+        per_server.append(env["GUNICORN_WORKERS"] * (env["DB_POOL_SIZE"] + env["DB_MAX_OVERFLOW"]))
+    one_off = 5 + 5  # `docker compose run --rm migrate flask ...`: one process, default pool
+    assert sum(per_server) + one_off < max_connections - reserved_for_superusers, per_server
+
+
+def test_nginx_image_supports_what_the_site_uses():
+    image = compose()["services"]["nginx"]["image"]
+    match = re.fullmatch(r"nginx:(\d+)\.(\d+)\.(\d+)(-[a-z0-9.-]+)?", image)
+    assert match, f"{image}: pin the nginx image to an exact version"
+    version = tuple(int(part) for part in match.groups()[:3])
+    site = active_lines(nginx_site())
+    if re.search(r"(?m)^\s*server \S+ [^;]*\bresolve\b", site):
+        assert version >= (1, 27, 3), f"{image}: the upstream `resolve` parameter needs nginx 1.27.3"
+    assert version[1] % 2 == 0, f"{image}: a stable (even) nginx release"
+
+
 def docker_compose_available() -> bool:
     if shutil.which("docker") is None:
         return False
@@ -156,9 +244,17 @@ def test_docker_compose_config_passes():
         capture_output=True,
         text=True,
         timeout=60,
-        env={"SECRET_KEY": "x" * 40, "PATH": "/usr/local/bin:/usr/bin:/bin"},
+        env={"SECRET_KEY": "x" * 40, "POSTGRES_PASSWORD": "p" * 24, "PATH": "/usr/local/bin:/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr
+    refused = subprocess.run(
+        ["docker", "compose", "-f", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"SECRET_KEY": "x" * 40, "PATH": "/usr/local/bin:/usr/bin:/bin"},
+    )
+    assert refused.returncode != 0 and "POSTGRES_PASSWORD" in refused.stderr
 
 
 def test_makefile_has_serve_and_lint_with_bandit():
