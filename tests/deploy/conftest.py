@@ -152,13 +152,22 @@ def migrate_database(env: dict[str, str]) -> None:
 
 
 def render_nginx_conf(prefix: Path, listen_port: int, upstream_ports: list[int]) -> Path:
-    """nginx/vending.conf with loopback upstreams, listen address and static folder, inside a minimal main file."""
+    """nginx/vending.conf with loopback upstreams, listen address and static folder, inside a minimal main file.
+
+    The upstream servers keep the site's own parameters (max_fails, fail_timeout, ...) except `resolve`: it
+    needs nginx 1.27.3 (the compose image has it, Debian's 1.22 does not) and means nothing for an address.
+    The access log goes to the prefix folder, in the site's own format.
+    """
     site = (ROOT / "nginx" / "vending.conf").read_text()
-    servers = "".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;\n" for p in upstream_ports)
+    params = re.search(r"(?m)^    server app\d:8000((?: [^;\n]+)?);", site)
+    kept = " ".join(word for word in (params.group(1).split() if params else []) if word != "resolve")
+    servers = "".join(f"    server 127.0.0.1:{p} {kept};\n" for p in upstream_ports)
     site, n_up = re.subn(r"(?m)^    server app\d:8000[^\n]*\n", "", site)
     site = site.replace("upstream vending_app {\n", "upstream vending_app {\n" + servers, 1)
     site, n_listen = re.subn(r"(?m)^    listen 80;$", f"    listen 127.0.0.1:{listen_port};", site)
     site, n_alias = re.subn(r"alias /srv/vending/static/;", f"alias {ROOT / 'app' / 'static'}/;", site)
+    site = re.sub(r"(?m)^(\s*access_log) /var/log/nginx/access\.log", rf"\1 {prefix}/access.log", site)
+    assert "/var/log/nginx" not in site, "nginx/vending.conf logs somewhere new: update render_nginx_conf"
     assert (n_up, n_listen) == (2, 1) and n_alias >= 1, "nginx/vending.conf changed shape: update render_nginx_conf"
     (prefix / "vending.conf").write_text(site)
     user = "user root;\n" if os.geteuid() == 0 else ""

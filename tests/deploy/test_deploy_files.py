@@ -1,5 +1,6 @@
 """The deployment files say what the README promises: checked by parsing them and by nginx -t."""
 
+import json
 import re
 import runpy
 import shutil
@@ -70,7 +71,85 @@ def test_nginx_site_proxies_to_several_servers_and_limits_login():
     assert re.search(r"location /static/ \{[^}]*alias /srv/vending/static/;", site)
     next_upstream = re.search(r"proxy_next_upstream ([^;]*);", site).group(1).split()
     assert next_upstream == ["error", "timeout", "http_502", "http_503"]
-    assert "non_idempotent" not in site
+    # A POST is replayed on the next server only when the app can tell a replay: money requests with a key.
+    assert site.count("non_idempotent") == 1
+    keyed = location_block(site, "@money_with_key")
+    assert "non_idempotent" in keyed
+    money = location_block(site, "~ ^/api/v1/(deposit|buy|reset|orders/[0-9]+/refund)$")
+    assert re.search(r"if \(\$http_idempotency_key\) \{\s*return 418;\s*\}", money)
+    assert "error_page 418 = @money_with_key;" in money and "recursive_error_pages on;" in money
+    # error_page in a location replaces the server's: the money location repeats every one of them.
+    for line in re.findall(r"(?m)^    (error_page [^;]*;)", site):
+        assert line in money, line
+
+
+def location_block(site: str, name: str) -> str:
+    start = site.index(f"location {name} {{")
+    depth, end = 0, start
+    for end in range(start, len(site)):
+        depth += {"{": 1, "}": -1}.get(site[end], 0)
+        if depth == 0 and site[end] == "}":
+            break
+    return site[start:end + 1]
+
+
+def upstream_block(site: str) -> str:
+    return re.search(r"upstream vending_app \{(.*?)\n\}", site, re.DOTALL).group(1)
+
+
+def test_nginx_lets_go_of_idle_upstream_connections_before_gunicorn_does(monkeypatch):
+    upstream = upstream_block(active_lines(nginx_site()))
+    idle = re.search(r"(?m)^\s*keepalive_timeout (\d+)(ms|s);", upstream)
+    assert idle, "without keepalive_timeout in the upstream block nginx keeps idle connections for 60 s"
+    seconds = int(idle.group(1)) / (1000 if idle.group(2) == "ms" else 1)
+    gunicorn_keepalive = load_gunicorn_cfg(monkeypatch)["keepalive"]
+    assert seconds < gunicorn_keepalive
+    assert seconds < 2, "a stopping gthread worker closes its idle connections after 2 s"
+    assert re.search(r"(?m)^\s*keepalive \d+;", upstream)
+
+
+def test_nginx_resolves_the_app_servers_again_while_running():
+    site = active_lines(nginx_site())
+    assert re.search(r"(?m)^resolver \S+ valid=\d+s", site), "the resolver must be in the http context"
+    upstream = upstream_block(site)
+    assert re.search(r"(?m)^\s*zone vending_app \d+k;", upstream), "`resolve` needs the group in shared memory"
+    servers = re.findall(r"(?m)^\s*server (\S+) ([^;]*);", upstream)
+    assert servers and all("resolve" in params.split() for _, params in servers)
+
+
+def test_nginx_keeps_slow_clients_away_from_the_workers():
+    site = active_lines(nginx_site())
+    server = site[site.index("server {"):]
+    for directive in ("client_header_timeout", "client_body_timeout", "send_timeout"):
+        value = re.search(rf"(?m)^    {directive} (\d+)s;", server)
+        assert value and 1 <= int(value.group(1)) <= 30, directive
+    assert re.search(r"(?m)^    proxy_request_buffering on;", server)
+    assert re.search(r"(?m)^    proxy_buffering on;", server)
+    assert re.search(r"(?m)^limit_conn_zone \$binary_remote_addr zone=vending_conn:\d+m;", site)
+    assert re.search(r"(?m)^    limit_conn vending_conn \d+;", server)
+    assert "limit_conn_status 429;" in site
+
+
+def test_nginx_passes_a_request_id_and_logs_json():
+    site = active_lines(nginx_site())
+    assert "proxy_set_header X-Request-ID $vending_request_id;" in site
+    request_id_map = re.search(r"map \$http_x_request_id \$vending_request_id \{(.*?)\n\}", site, re.DOTALL).group(1)
+    assert "default $request_id;" in request_id_map
+    log_format = re.search(r"log_format vending_json escape=json\s+((?:'[^']*'\s*)+);", site).group(1)
+    fields = json.loads("".join(re.findall(r"'([^']*)'", log_format)).replace("$status", "0")
+                        .replace("$body_bytes_sent", "0").replace("$request_time", "0"))
+    for name, variable in {"time": "$time_iso8601", "request_id": "$vending_request_id", "method": "$request_method",
+                           "uri": "$request_uri", "upstream_addr": "$upstream_addr",
+                           "upstream_time": "$upstream_response_time"}.items():
+        assert fields[name] == variable, name
+    assert {"status", "duration"} <= set(fields)
+    assert re.search(r"(?m)^    access_log /var/log/nginx/access\.log vending_json;", site)
+
+
+def test_nginx_never_passes_metrics_to_the_app():
+    site = active_lines(nginx_site())
+    metrics = location_block(site, "^~ /metrics")
+    assert "return 404" in metrics and "proxy_pass" not in metrics
 
 
 def test_nginx_site_has_a_commented_tls_block():
