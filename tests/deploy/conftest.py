@@ -35,6 +35,13 @@ def redis_up() -> bool:
     return port_open(6379)
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on right now (for servers a test starts and stops itself)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def http(method: str, url: str, body: object | None = None, headers: dict | None = None, timeout: float = 15):
     """(status, headers, parsed JSON or raw text); a failed or cut-off exchange comes back as status 0."""
     data = json.dumps(body).encode() if body is not None else None

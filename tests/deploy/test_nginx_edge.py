@@ -14,17 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import NGINX, ROOT, http, nginx_argv, render_nginx_conf, wait_until
+from tests.deploy.conftest import NGINX, ROOT, free_port, http, nginx_argv, render_nginx_conf, wait_until
 
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (.ci/run installs it)")
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
