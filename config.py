@@ -38,11 +38,11 @@ class Config:
         self.RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "vending")
         self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
         self.REGISTER_RATE_LIMIT = os.environ.get("REGISTER_RATE_LIMIT", "20 per minute")
-        # Per-worker copies of the catalogue and of token checks, invalidated through Redis (app/services/cache.py).
+        # Per-worker copies of the public catalogue, invalidated through Redis or a file (app/data/cache.py).
         # redis://host:6379/1 (app servers on several hosts) or file:///dev/shm/vending.versions (one host).
         self.CACHE_VERSIONS = os.environ.get("CACHE_VERSIONS") or None
         self.CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "vending:version:")
-        self.CACHE_MAX_AGE_SECONDS = env_int("CACHE_MAX_AGE_SECONDS", 60)
+        self.CACHE_MAX_AGE_SECONDS = env_int("CACHE_MAX_AGE_SECONDS", 5)
         self.PROXY_FIX_HOPS = env_int("PROXY_FIX_HOPS", 0)
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
@@ -53,6 +53,10 @@ class Config:
         self.BOOTSTRAP_SERVE_LOCAL = True
         # Pooled connections are pinged before use once they have rested this long (app.database).
         self.DB_PING_AFTER_IDLE_SECONDS = env_int("DB_PING_AFTER_IDLE_SECONDS", 1)
+        # Per worker process (shared by its threads): see README "Database connections".
+        self.DB_POOL_SIZE = env_int("DB_POOL_SIZE", 5)
+        self.DB_MAX_OVERFLOW = env_int("DB_MAX_OVERFLOW", 5)
+        self.DB_POOL_TIMEOUT_SECONDS = env_int("DB_POOL_TIMEOUT_SECONDS", 5)
         self.API_TITLE = "Vending Machine API"
         self.API_VERSION = "v1"
         self.OPENAPI_VERSION = "3.0.3"

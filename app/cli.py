@@ -46,6 +46,21 @@ def register(app: Flask) -> None:
         if not report.clean:
             sys.exit(1)
 
+    @app.cli.command("purge-expired")
+    def purge_expired() -> None:
+        """Delete expired idempotency keys and sessions (the app also does it by itself, a batch a minute)."""
+        from app.services import maintenance
+
+        total = {"idempotency_keys": 0, "sessions": 0}
+        while True:
+            purged = maintenance.purge_expired()
+            for name, count in purged.items():
+                total[name] += count
+            if not any(purged.values()):
+                break
+        click.echo(f"Deleted {total['idempotency_keys']} expired idempotency keys "
+                   f"and {total['sessions']} expired sessions")
+
     @app.cli.command("seed-demo")
     def seed_demo() -> None:
         """Create the demo accounts and products once (does nothing if they exist)."""

@@ -1,25 +1,32 @@
-"""One error policy: JSON in flask-smorest's shape under /api, friendly HTML pages elsewhere."""
+"""One error policy: JSON in flask-smorest's shape under /api, friendly HTML pages elsewhere.
+
+A database that cannot be reached, or cannot take writes, is an outage the client can retry: 503
+with Retry-After on every route, never a 500 (app.data.outages says which errors are outages).
+"""
 
 import logging
+from http import HTTPStatus
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from jinja2 import TemplateNotFound
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from app.data.outages import outage_of
+from app.data.transactions import Contention
 from app.extensions import api
 from app.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
+BUSY = "The machine is busy, please try again"
+
 
 def wants_json() -> bool:
-    return request.path.startswith("/api") or request.path == "/healthz"
+    return request.path.startswith("/api") or request.path in ("/healthz", "/livez", "/readyz")
 
 
 def error_body(status: int, message: str | None = None, errors: dict | None = None) -> dict:
-    from http import HTTPStatus
-
     body: dict = {"code": status, "status": HTTPStatus(status).phrase}
     if message:
         body["message"] = message
@@ -33,23 +40,38 @@ def service_error_body(error: ServiceError) -> dict:
     return error_body(error.http_status, error.message, errors)
 
 
-def _html_error(status: int, message: str | None):
+def html_error(status: int, message: str | None, *, outage: bool = False):
+    """The friendly page; during an outage it shows no account menu (that would need the database)."""
     try:
-        return render_template(f"errors/{status}.html", message=message), status
+        return render_template(f"errors/{status}.html", message=message, outage=outage), status
     except TemplateNotFound:
-        return render_template("errors/generic.html", status=status, message=message), status
+        return render_template("errors/generic.html", status=status, message=message, outage=outage), status
+
+
+def unavailable(message: str, retry_after: int):
+    """503 with Retry-After, as JSON or as the friendly page."""
+    if wants_json():
+        response = jsonify(error_body(503, message))
+        response.status_code = 503
+    else:
+        response = make_response(html_error(503, message, outage=True))
+    response.headers["Retry-After"] = str(retry_after)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def handle_service_error(error: ServiceError):
+        if error.http_status == 503:
+            return unavailable(error.message, 1)
         if wants_json():
             response = jsonify(service_error_body(error))
             response.status_code = error.http_status
             if error.http_status == 401:
                 response.headers["WWW-Authenticate"] = "Bearer"
             return response
-        return _html_error(error.http_status, error.message)
+        return html_error(error.http_status, error.message)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException):
@@ -57,29 +79,27 @@ def register_errorhandlers(app: Flask) -> None:
             payload, code, headers = api.handle_http_exception(error)
             response = jsonify(payload)
             response.status_code = code
+            # what the exception carries (Allow on a 405), which flask-smorest's handler leaves out
+            response.headers.update({k: v for k, v in error.get_headers() if k.lower() != "content-type"})
             response.headers.update(headers or {})
             return response
-        response = _html_error(error.code or 500, None)
+        response = html_error(error.code or 500, None)
         if error.code == 405:
             return response[0], 405, {"Allow": ", ".join(error.valid_methods or [])}
         return response
 
-    @app.errorhandler(DBAPIError)
-    def handle_database_error(error: DBAPIError):
-        """A lost database connection is an outage the client can retry (the pool already dropped
-        the connection); any other database error is a bug."""
-        if not error.connection_invalidated:
+    @app.errorhandler(Contention)
+    def handle_contention(error: Contention):
+        log.warning("database busy through every attempt on %s %s: %s", request.method, request.path, error)
+        return unavailable(BUSY, 1)
+
+    @app.errorhandler(SQLAlchemyError)
+    def handle_database_error(error: SQLAlchemyError):
+        outage = outage_of(error)
+        if outage is None:
             return handle_unexpected(error)
-        log.warning("database connection lost on %s %s: %s", request.method, request.path, error.orig)
-        message = "The connection to the database was lost; please try again"
-        if wants_json():
-            response = jsonify(error_body(503, message))
-            response.status_code = 503
-        else:
-            response = _html_error(503, message)
-            response = app.make_response(response)
-        response.headers["Retry-After"] = "1"
-        return response
+        log.warning("database outage on %s %s: %s", request.method, request.path, str(error).splitlines()[0])
+        return unavailable(outage.message, outage.retry_after)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

@@ -21,13 +21,13 @@ def init_limiter(app: Flask) -> None:
 
 def too_many_requests(error: RateLimitExceeded):
     """429 in the API's error shape, with the limit's message; Retry-After is added by the limiter."""
-    from app.errors import _html_error, error_body, wants_json
+    from app.errors import error_body, html_error, wants_json
 
     if wants_json():
         response = jsonify(error_body(429, error.description))
         response.status_code = 429
         return response
-    return _html_error(429, error.description)
+    return html_error(429, error.description)
 
 
 def login_rate_limit() -> str:

@@ -55,9 +55,7 @@ def snapshot() -> dict:
             for o in db.session.scalars(select(Order).order_by(Order.id))
         ],
         "ledger": db.session.scalar(select(func.count()).select_from(LedgerEntry)),
-        "idempotency_done": db.session.scalar(
-            select(func.count()).select_from(IdempotencyKey).where(IdempotencyKey.state == "done")
-        ),
+        "idempotency_keys": db.session.scalar(select(func.count()).select_from(IdempotencyKey)),
     }
     db.session.rollback()
     return state

@@ -9,17 +9,26 @@ from sqlalchemy.engine import Engine
 
 @contextmanager
 def recorded_sql(engine: Engine) -> Iterator[list[str]]:
-    """The statements `engine` sends inside the block (a list, filled in place)."""
+    """The statements `engine` sends inside the block, with COMMIT and ROLLBACK (a list, filled in place)."""
     seen: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
         seen.append(statement)
 
-    event.listen(engine, "before_cursor_execute", record)
+    def commit(conn):
+        seen.append("COMMIT")
+
+    def rollback(conn):
+        seen.append("ROLLBACK")
+
+    listeners = [("before_cursor_execute", record), ("commit", commit), ("rollback", rollback)]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
 
 
 def of_kind(statements: list[str], *kinds: str) -> list[str]:

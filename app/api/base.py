@@ -1,25 +1,28 @@
-"""Project-local flask-smorest bases: strict schemas, SQL pagination, JSON errors with headers."""
+"""Project-local flask-smorest bases: strict schemas, a hardened JSON body parser, pages."""
 
 import json
 
 import marshmallow as ma
-from flask_smorest import Api, Blueprint, Page
-from sqlalchemy import func, select
-from webargs import core
-from webargs.flaskparser import FlaskParser, is_json_request
-from werkzeug.exceptions import HTTPException
+from flask_smorest import Blueprint, abort
+from marshmallow import fields, validate
+from webargs import missing
+from webargs.flaskparser import FlaskParser
 from werkzeug.routing import IntegerConverter
+
+from app.data.pages import MAX_PAGE_SIZE, Page
 
 # Primary keys are 32-bit INTEGER columns: a larger id in a URL can name nothing, so it is a 404
 # from the router instead of a database overflow error (a 500) in the view.
 MAX_ID = 2**31 - 1
 
-PAGINATION_HEADER_DOC = {
-    "description": (
-        'Pagination metadata as JSON text, e.g. {"total": 42, "total_pages": 5, "first_page": 1, '
-        '"last_page": 5, "page": 1, "next_page": 2}'
-    ),
-    "schema": {"type": "string"},
+PAGINATION_HEADERS = {
+    "X-Pagination": {
+        "description": (
+            'Pagination metadata as JSON text, e.g. {"total": 42, "total_pages": 5, "first_page": 1, '
+            '"last_page": 5, "page": 1, "next_page": 2}'
+        ),
+        "schema": {"type": "string"},
+    }
 }
 
 
@@ -30,22 +33,7 @@ class BoundedIntConverter(IntegerConverter):
         super().__init__(map, fixed_digits, min, MAX_ID if max is None else max, signed)
 
 
-class VendingApi(Api):
-    """Api whose error handler keeps the headers an HTTPException carries (Allow on 405)."""
-
-    def init_app(self, app, *, spec_kwargs=None):
-        app.url_map.converters["int"] = BoundedIntConverter
-        super().init_app(app, spec_kwargs=spec_kwargs)
-
-    def handle_http_exception(self, error):
-        payload, code, headers = super().handle_http_exception(error)
-        if isinstance(error, HTTPException):
-            extra = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-            headers = {**extra, **(headers or {})}
-        return payload, code, headers
-
-
-def _check_text(value) -> None:
+def check_text(value) -> None:
     """Refuse strings no database can store: unpaired UTF-16 surrogates (written as \\ud800 escapes)."""
     stack = [value]
     while stack:
@@ -59,150 +47,35 @@ def _check_text(value) -> None:
             stack.extend(item)
 
 
-# Fields whose deserialize() depends on nothing but the value (no parent schema, no nesting).
-_PLAIN_FIELDS = (ma.fields.Integer, ma.fields.String, ma.fields.Boolean)
-
-
 class JSONBodyParser(FlaskParser):
-    """webargs' parser, but a body nested too deeply or holding unpaired surrogates is a 400, not a 500.
+    """webargs' parser with a JSON loader that answers every body json.loads or the database cannot
+    take with a 4xx, never a crash: malformed, nested too deeply or holding unpaired surrogates
+    (400), or a number beyond Python's integer-conversion limit (422)."""
 
-    A schema class is instantiated once, not on every request (webargs' default): building a
-    marshmallow schema deep-copies its fields, and loading with one instance is reentrant.
-
-    A JSON body for a flat schema (plain fields, unknown fields refused, no hooks) that its fields
-    accept is loaded by calling those fields directly, without marshmallow's Schema.load around them
-    (measured: most of the parse of a deposit or a buy). Any other body, including every one
-    refused, goes the whole way, so errors and their messages are webargs' and marshmallow's own.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._schemas: dict[type, ma.Schema] = {}
-        self._plain: dict = {}
-
-    def parse(self, argmap, req=None, *, location=None, unknown=core._UNKNOWN_DEFAULT_PARAM, validate=None,
-              **kwargs):
-        if validate is None and unknown is core._UNKNOWN_DEFAULT_PARAM and (location or self.location) == "json":
-            fields = self._plain_fields(argmap)
-            if fields is not None:
-                data = self._load_plain(req if req is not None else self.get_default_request(), fields)
-                if data is not None:
-                    return data
-        return super().parse(argmap, req, location=location, unknown=unknown, validate=validate, **kwargs)
-
-    def _plain_fields(self, argmap):
-        """(JSON keys, [(key, result key, field)]) when `argmap` is a flat schema, else None."""
-        try:
-            return self._plain[argmap]
-        except KeyError:
-            pass
-        except TypeError:  # not hashable (a dict of fields): no plain path
-            return None
-        plain = None
-        if isinstance(argmap, ma.Schema) or (isinstance(argmap, type) and issubclass(argmap, ma.Schema)):
-            schema = self._get_schema(argmap, None)
-            unknown = self.unknown if self.unknown is not core._UNKNOWN_DEFAULT_PARAM else None
-            unknown = unknown or self.DEFAULT_UNKNOWN_BY_LOCATION.get("json") or schema.unknown
-            fields = [
-                (field.data_key or name, field.attribute or name, field) for name, field in schema.load_fields.items()
-            ]
-            if (
-                unknown == ma.RAISE
-                and not schema.many
-                and not schema.partial
-                and not any(schema._hooks.values())
-                and all(isinstance(field, _PLAIN_FIELDS) and "." not in name for _, name, field in fields)
-            ):
-                plain = (frozenset(key for key, _, _ in fields), fields)
-        self._plain[argmap] = plain
-        return plain
-
-    def _load_plain(self, req, plain) -> dict | None:
-        """The loaded body, or None to leave it to the whole parse (which refuses it or loads it)."""
-        keys, fields = plain
-        try:
-            body = self._raw_load_json(req)
-        except ValueError:  # not JSON, or JSON this parser refuses: answered by the whole parse
-            return None
-        if type(body) is not dict or not body.keys() <= keys:
-            return None
-        data = {}
-        try:
-            for key, name, field in fields:
-                value = field.deserialize(body.get(key, ma.missing), key, body)
-                if value is not ma.missing:
-                    data[name] = value
-        except ma.ValidationError:
-            return None
-        return data
-
-    def _get_schema(self, argmap, req):
-        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
-            schema = self._schemas.get(argmap)
-            if schema is None:
-                schema = self._schemas.setdefault(argmap, argmap())
-            return schema
-        return super()._get_schema(argmap, req)
-
-    def _raw_load_json(self, req):
-        if not is_json_request(req):
-            return core.missing
+    def load_json(self, req, schema):
+        if not req.is_json:
+            return missing
         raw = req.get_data(cache=True)
+        if not raw:
+            return missing
         try:
-            value = core.parse_json(raw)
-            _check_text(value)
-        except RecursionError as error:
-            raise json.JSONDecodeError("JSON nested too deeply", "<body>", 0) from error
-        except UnicodeEncodeError as error:
-            raise json.JSONDecodeError("JSON string with an unpaired surrogate", "<body>", error.start) from error
+            value = json.loads(raw)
+            check_text(value)
+        except RecursionError:
+            abort(400, messages={"json": ["JSON nested too deeply."]})
+        except (json.JSONDecodeError, UnicodeError):
+            abort(400, messages={"json": ["Invalid JSON body."]})
+        except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+            abort(422, messages={"json": ["Number too large."]})
         return value
 
 
 class VendingBlueprint(Blueprint):
-    """Blueprint documenting X-Pagination as the JSON string it really is, with a hardened body parser."""
-
     ARGUMENTS_PARSER = JSONBodyParser()
-    PAGINATION_ARGUMENTS_PARSER = JSONBodyParser()
-
-    @staticmethod
-    def _make_pagination_metadata(page, page_size, item_count):
-        """flask-smorest's metadata, built as the plain dict its PaginationMetadataSchema would dump."""
-        metadata = {"total": item_count}
-        if item_count == 0:
-            metadata["total_pages"] = 0
-            return metadata
-        last_page = (item_count - 1) // page_size + 1
-        metadata.update(total_pages=last_page, first_page=1, last_page=last_page)
-        if page <= last_page:
-            metadata["page"] = page
-            if page > 1:
-                metadata["previous_page"] = page - 1
-            if page < last_page:
-                metadata["next_page"] = page + 1
-        return metadata
-
-    def _document_pagination_metadata(self, spec, resp_doc):
-        resp_doc.setdefault("headers", {})[self.PAGINATION_HEADER_NAME] = PAGINATION_HEADER_DOC
 
 
-class SQLPage(Page):
-    """Pages a SQLAlchemy select() with COUNT + LIMIT/OFFSET."""
-
-    @property
-    def item_count(self):
-        from app.extensions import db
-
-        return db.session.scalar(select(func.count()).select_from(self.collection.order_by(None).subquery()))
-
-    @property
-    def items(self):
-        from app.extensions import db
-        from app.services.products import MAX_OFFSET
-
-        if self.page_params.first_item >= MAX_OFFSET:
-            return []  # far beyond the last page; the database could not take the offset
-        stmt = self.collection.limit(self.page_params.page_size).offset(self.page_params.first_item)
-        return list(db.session.scalars(stmt))
+def page_headers(page: Page) -> dict[str, str]:
+    return {"X-Pagination": json.dumps(page.metadata())}
 
 
 class StrictSchema(ma.Schema):
@@ -210,6 +83,13 @@ class StrictSchema(ma.Schema):
 
     class Meta:
         unknown = ma.RAISE
+
+
+class PageQuerySchema(StrictSchema):
+    """`page` and `page_size` of a paginated list; lists with filters extend it."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_ID))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
 
 class StrictInteger(ma.fields.Integer):

@@ -63,7 +63,7 @@ def load_user(user_id: str) -> WebUser | None:
     if not token:
         return None
     try:
-        actor, username = sessions.authenticate_user(token)
+        actor, account = sessions.authenticate(token)
     except Unauthorized as error:
         forget_browser_session()
         flash(error.message, "warning")
@@ -71,7 +71,7 @@ def load_user(user_id: str) -> WebUser | None:
     if str(actor.id) != user_id:
         forget_browser_session()
         return None
-    return WebUser(actor, username)
+    return WebUser(actor, account.username)
 
 
 def start_browser_session(result: sessions.LoginResult) -> None:

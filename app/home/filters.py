@@ -1,14 +1,9 @@
 """Jinja filters and globals for money and coins."""
 
 from app.home import bp
-from app.services.coins import COINS_DESC
+from app.services.coins import COINS_DESC, euros
 
-
-@bp.app_template_filter("money")
-def money(cents: int | None) -> str:
-    cents = cents or 0
-    sign = "-" if cents < 0 else ""
-    return f"{sign}€{abs(cents) // 100}.{abs(cents) % 100:02d}"
+money = bp.app_template_filter("money")(euros)
 
 
 @bp.app_template_filter("coin")

@@ -4,6 +4,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_login import current_user, login_required, logout_user
 from wtforms.fields.choices import SelectChoice
 
+from app.data import pages
 from app.extensions import csrf, db
 from app.home import bp
 from app.home.auth import (
@@ -57,7 +58,7 @@ def page_number() -> int:
 
 
 def paginate(stmt):
-    return db.paginate(stmt, page=max(page_number(), 1), per_page=PAGE_SIZE, error_out=False)
+    return pages.paginate(stmt, page=page_number(), page_size=PAGE_SIZE)
 
 
 def remember_result(kind: str, **data) -> None:

@@ -1,6 +1,7 @@
 """SQLAlchemy models. Money is always integer cents; coins are counted per kind."""
 
 from app.models.auth_session import AuthSession
+from app.models.health import HealthCheck
 from app.models.idempotency import IdempotencyKey
 from app.models.ledger import LedgerEntry
 from app.models.machine import CoinTube
@@ -11,6 +12,7 @@ from app.models.user import Role, User
 __all__ = [
     "AuthSession",
     "CoinTube",
+    "HealthCheck",
     "IdempotencyKey",
     "LedgerEntry",
     "Order",

@@ -4,7 +4,7 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models._types import UTCDateTime, utcnow
+from app.models.columns import UTCDateTime, utcnow
 
 
 class AuthSession(db.Model):

@@ -4,8 +4,8 @@ from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models._types import UTCDateTime, utcnow
-from app.services.coins import COINS
+from app.models.coins import COINS
+from app.models.columns import UTCDateTime, utcnow
 
 
 class LedgerEntry(db.Model):
@@ -29,24 +29,6 @@ class LedgerEntry(db.Model):
     c50: Mapped[int] = mapped_column(Integer, default=0)
     c100: Mapped[int] = mapped_column(Integer, default=0)
     cents: Mapped[int] = mapped_column(Integer, default=0)
-
-    @classmethod
-    def of(cls, kind: str, coins: dict[int, int], *, user_id=None, order_id=None) -> "LedgerEntry":
-        return cls(**cls.row(kind, coins, user_id=user_id, order_id=order_id))
-
-    @staticmethod
-    def row(kind: str, coins: dict[int, int], *, user_id=None, order_id=None, created_at=None) -> dict:
-        """The entry's column values, for an INSERT statement on the hot money path."""
-        values = {
-            "kind": kind,
-            "user_id": user_id,
-            "order_id": order_id,
-            "cents": sum(coin * n for coin, n in coins.items()),
-            **{f"c{coin}": coins.get(coin, 0) for coin in COINS},
-        }
-        if created_at is not None:
-            values["created_at"] = created_at
-        return values
 
     @property
     def coins(self) -> dict[int, int]:

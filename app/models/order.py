@@ -4,7 +4,7 @@ from sqlalchemy import JSON, CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models._types import UTCDateTime, utcnow
+from app.models.columns import UTCDateTime, utcnow
 
 
 class Order(db.Model):

@@ -4,7 +4,7 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, Lar
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from app.extensions import db
-from app.models._types import UTCDateTime, utcnow
+from app.models.columns import UTCDateTime, utcnow
 
 
 class Product(db.Model):

@@ -5,8 +5,8 @@ from sqlalchemy import CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models._types import UTCDateTime, utcnow
-from app.services.coins import COINS
+from app.models.coins import COINS
+from app.models.columns import UTCDateTime, utcnow
 
 
 class Role(enum.StrEnum):
@@ -44,8 +44,3 @@ class User(db.Model):
     @property
     def escrowed_coins(self) -> dict[int, int]:
         return {coin: getattr(self, f"escrow_{coin}") or 0 for coin in COINS}
-
-    def set_escrow(self, coins: dict[int, int]) -> None:
-        for coin in COINS:
-            setattr(self, f"escrow_{coin}", coins.get(coin, 0))
-        self.deposit = sum(coin * count for coin, count in coins.items())

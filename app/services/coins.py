@@ -1,7 +1,8 @@
-"""Coin values and change-making from limited tubes."""
+"""Coins as money: values, lists, euros, and change-making from limited tubes."""
 
-COINS: tuple[int, ...] = (5, 10, 20, 50, 100)
-COINS_DESC: tuple[int, ...] = tuple(sorted(COINS, reverse=True))
+from app.models.coins import COINS, COINS_DESC
+
+__all__ = ["COINS", "COINS_DESC"]  # the coin values themselves are written in app.models.coins
 
 # Largest total (in 5-cent units) that 5/10/20/50 coins can reach without containing a
 # sub-multiset worth exactly 100 cents: at most one 50, four 20s, nine 10s and nineteen 5s.
@@ -12,6 +13,13 @@ _SMALL_COINS_MAX_UNITS = 10 + 4 * 4 + 9 * 2 + 19
 
 def is_coin(value: object) -> bool:
     return type(value) is int and value in COINS
+
+
+def euros(cents: int | None) -> str:
+    """Money as people read it: 150 -> "€1.50". The API's numbers stay in cents."""
+    cents = cents or 0
+    sign = "-" if cents < 0 else ""
+    return f"{sign}€{abs(cents) // 100}.{abs(cents) % 100:02d}"
 
 
 def empty_coins() -> dict[int, int]:
@@ -37,25 +45,13 @@ def list_to_coins(values: list[int]) -> dict[int, int]:
 def make_change(amount: int, tubes: dict[int, int]) -> dict[int, int] | None:
     """The payout of exactly `amount` cents with the fewest coins the tubes can give, or None.
 
-    With no tube short, greedy (largest coins first) is the answer: these coins are a canonical
-    system, so greedy pays any amount with the fewest coins, and no other payout uses as few (both
-    checked by tests). Greedy is wrong with limited tubes (60 from one 50 and three 20s is
-    20+20+20), so otherwise this is a bounded search (_fewest_coins).
+    Greedy (largest coins first) is wrong with limited tubes (60 from one 50 and three 20s is
+    20+20+20), so this is a bounded search: the number of 100s is confined to a window of a few
+    values (see _SMALL_COINS_MAX_UNITS), and the rest is an exact bounded dynamic programme over
+    5-cent units.
     """
     if amount < 0 or amount % 5:
         return None
-    greedy = empty_coins()
-    rest = amount
-    for coin in COINS_DESC:
-        greedy[coin], rest = divmod(rest, coin)
-        if greedy[coin] > tubes.get(coin, 0):
-            return _fewest_coins(amount, tubes)
-    return greedy
-
-
-def _fewest_coins(amount: int, tubes: dict[int, int]) -> dict[int, int] | None:
-    """make_change from limited tubes: the number of 100s is confined to a window of a few values
-    (see _SMALL_COINS_MAX_UNITS), and the rest is an exact bounded dynamic programme over 5-cent units."""
     if amount == 0:
         return empty_coins()
     units = amount // 5

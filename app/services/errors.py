@@ -36,9 +36,3 @@ class InvalidInput(ServiceError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message, {field: [message]} if field else None)
         self.field = field
-
-
-class Unavailable(ServiceError):
-    """The database stayed busy after bounded retries; safe to retry later."""
-
-    http_status = 503

@@ -5,12 +5,12 @@ import warnings
 
 from PIL import Image, UnidentifiedImageError
 
+from app.data.transactions import lock_one, write_transaction
 from app.extensions import db
 from app.models import Product
 from app.services.errors import InvalidInput, NotFound
 from app.services.policy import Actor, require_product_owner
 from app.services.products import get_product
-from app.services.tx import lock_one, write_transaction
 
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 MAX_PIXELS = 4096 * 4096

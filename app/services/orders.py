@@ -3,16 +3,21 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 
+from app.data.transactions import lock_one, write_transaction
 from app.extensions import db
-from app.models import LedgerEntry, Order, Product, User
-from app.models._types import utcnow
-from app.services.coins import coins_to_list, make_change
-from app.services.errors import Conflict, Forbidden, NotFound
-from app.services.machine import add_to_tubes, lock_tubes, tube_counts
+from app.models import Order, Product
+from app.models.columns import utcnow
+from app.services import ledger
+from app.services.coins import coins_to_list, euros, make_change
+from app.services.errors import Conflict, NotFound
+from app.services.machine import lock_tubes, move_coins
 from app.services.policy import Actor, require_role
-from app.services.tx import lock_one, write_transaction
+from app.services.products import STOCK_MAX
+from app.services.vending import lock_buyer
+
+PRODUCTS = Product.__table__
 
 
 @dataclass
@@ -51,12 +56,16 @@ def sales_totals(actor: Actor) -> SalesTotals:
     return SalesTotals(int(count), int(units), int(revenue))
 
 
+def can_see(actor: Actor, order: Order) -> bool:
+    return actor.is_admin or actor.id in (order.buyer_id, order.seller_id)
+
+
 def get_order(actor: Actor, order_id: int) -> Order:
+    """One order its buyer, its seller or an operator may see. Anyone else's is "no such order",
+    exactly as a missing one, so order ids cannot be probed."""
     order = db.session.get(Order, order_id)
-    if order is None:
+    if order is None or not can_see(actor, order):
         raise NotFound("No such order")
-    if not (actor.is_admin or order.buyer_id == actor.id or order.seller_id == actor.id):
-        raise Forbidden("This order is not yours")
     return order
 
 
@@ -74,34 +83,32 @@ def refund_refusal(order: Order, actor_id: int, window_seconds: int) -> str | No
 
 
 @write_transaction
-def refund(actor: Actor, order_id: int, *, window_seconds: int, initial_float: int, on_success=None) -> Refund:
+def refund(actor: Actor, order_id: int, *, window_seconds: int, initial_float: int) -> Refund:
     """Return the goods to stock and pay the whole order back as coins from the tubes."""
-    require_role(actor, "buyer")
-    buyer = lock_one(User, actor.id)
+    buyer = lock_buyer(actor)
     order = lock_one(Order, order_id)
-    if order is None:
+    if order is None or order.buyer_id != buyer.id:
         raise NotFound("No such order")
-    if buyer is None or order.buyer_id != actor.id:
-        raise Forbidden("Only the buyer of an order may refund it")
-    reason = refund_refusal(order, actor.id, window_seconds)
+    reason = refund_refusal(order, buyer.id, window_seconds)
     if reason:
         raise Conflict(reason)
     product = lock_one(Product, order.product_id)
+    if product is not None and product.amount_available + order.amount > STOCK_MAX:
+        raise Conflict("The product's stock is full; the goods cannot be taken back")
     tubes = lock_tubes(initial_float)
-    payout = make_change(order.total_spent, tube_counts(tubes))
+    payout = make_change(order.total_spent, tubes)
     if payout is None:
-        raise Conflict(f"The machine cannot pay {order.total_spent} cents back right now; ask the operator")
+        raise Conflict(f"The machine cannot pay {euros(order.total_spent)} back right now; ask the operator")
     if product is not None:
-        if product.amount_available + order.amount > 10_000:
-            raise Conflict("The product's stock is full; the goods cannot be taken back")
-        product.amount_available += order.amount
-    add_to_tubes(tubes, payout, -1)
+        db.session.execute(
+            update(PRODUCTS)
+            .where(PRODUCTS.c.id == product.id)
+            .values(amount_available=PRODUCTS.c.amount_available + order.amount, updated_at=utcnow())
+        )
+    move_coins({coin: -count for coin, count in payout.items()})
     order.status = "refunded"
     order.refunded_at = utcnow()
     order.refunded_amount = order.total_spent
     order.refund_change = coins_to_list(payout)
-    db.session.add(LedgerEntry.of("refund_paid", payout, user_id=actor.id, order_id=order.id))
-    result = Refund(order, order.refund_change)
-    if on_success:
-        on_success(result)
-    return result
+    ledger.record(ledger.entry("refund_paid", payout, user_id=buyer.id, order_id=order.id))
+    return Refund(order, order.refund_change)

@@ -2,11 +2,11 @@
 
 from sqlalchemy import Select, func, select
 
+from app.data.transactions import lock_one, write_transaction
 from app.extensions import db
 from app.models import Product
 from app.services.errors import Conflict, InvalidInput, NotFound
 from app.services.policy import Actor, require_product_owner, require_role
-from app.services.tx import lock_one, write_transaction
 
 NAME_MAX = 64
 COST_MAX = 100_000
@@ -44,39 +44,6 @@ def catalogue(*, q: str | None = None, seller_id: int | None = None, in_stock: b
     elif in_stock is False:
         stmt = stmt.where(Product.amount_available == 0)
     return stmt
-
-
-CATALOGUE_COLUMNS = (
-    Product.id,
-    Product.product_name,
-    Product.cost,
-    Product.amount_available,
-    Product.seller_id,
-    Product.refundable,
-    Product.image_mime,
-    Product.created_at,
-    Product.updated_at,
-)
-MAX_OFFSET = 2**62  # far beyond any last page; the database could not take the offset
-
-
-def catalogue_page(*, q: str | None = None, seller_id: int | None = None, in_stock: bool | None = None,
-                   offset: int, limit: int) -> tuple[list, int]:
-    """One page of the catalogue and the total count, usually in one query.
-
-    The hot path of the shop window: plain rows of the listed columns (no ORM objects), and the
-    total from count(*) OVER (), which PostgreSQL and SQLite compute before LIMIT. Only a page
-    past the end needs a separate COUNT.
-    """
-    stmt = catalogue(q=q, seller_id=seller_id, in_stock=in_stock)
-    rows = []
-    if offset < MAX_OFFSET:
-        rows = db.session.execute(
-            stmt.with_only_columns(*CATALOGUE_COLUMNS, func.count().over().label("total")).limit(limit).offset(offset)
-        ).all()
-    if rows:
-        return rows, rows[0].total
-    return rows, db.session.scalar(stmt.with_only_columns(func.count()).order_by(None))
 
 
 def get_product(product_id: int) -> Product:

@@ -1,29 +1,34 @@
 """The session registry: API tokens and browser sessions are rows of one table.
 
 Tokens are 256-bit random values; only their SHA-256 digest is stored, so a leaked database
-does not leak usable tokens. Ending a session deletes its row, which ends it everywhere.
+does not leak usable tokens. Ending a session deletes its row, which ends it everywhere: every
+signed-in request checks its token against the table (one indexed query), on every worker.
 """
 
 import hashlib
+import logging
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
+from app.data.transactions import Contention, write_transaction
 from app.extensions import db
 from app.models import AuthSession, User
-from app.models._types import utcnow
-from app.services import cache as read_cache
+from app.models.columns import utcnow
 from app.services import passwords
 from app.services.errors import NotFound, Unauthorized
 from app.services.policy import Actor
-from app.services.tx import write_transaction
+
+log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "vm_"
 ACTIVE_SESSION_MESSAGE = "There is already an active session using your account"
+SESSION_ENDED = "Your session has expired or was ended; please log in again"
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
+SESSIONS = AuthSession.__table__
 
 
 def hash_token(token: str) -> str:
@@ -41,6 +46,17 @@ class LoginResult:
     @property
     def message(self) -> str | None:
         return ACTIVE_SESSION_MESSAGE if self.other_active_sessions else None
+
+
+@dataclass(frozen=True)
+class Account:
+    """What a client sees of its own account, read with its token check."""
+
+    id: int
+    username: str
+    role: str
+    deposit: int
+    created_at: datetime
 
 
 def _active_count(user_id: int, now: datetime) -> int:
@@ -73,10 +89,7 @@ def open_session(user_id: int, *, kind: str, ttl_seconds: int, user_agent: str |
     if user is None:
         raise Unauthorized("Invalid username or password")
     now = utcnow()
-    db.session.execute(
-        delete(AuthSession).where(AuthSession.user_id == user.id, AuthSession.expires_at <= now),
-        execution_options={"changes_user": user.id},
-    )
+    db.session.execute(delete(SESSIONS).where(SESSIONS.c.user_id == user.id, SESSIONS.c.expires_at <= now))
     others = _active_count(user.id, now)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session_row = AuthSession(
@@ -93,122 +106,45 @@ def open_session(user_id: int, *, kind: str, ttl_seconds: int, user_agent: str |
     return LoginResult(token, session_row.expires_at, user, session_row.id, others)
 
 
-@dataclass(frozen=True)
-class Account:
-    """What a client sees of its own account; a plain value, safe to cache."""
+def authenticate(token: str) -> tuple[Actor, Account]:
+    """The actor behind a token and its account, or Unauthorized: one indexed join, no cache.
 
-    id: int
-    username: str
-    role: str
-    deposit: int
-    created_at: datetime
-
-    @classmethod
-    def of(cls, user: User) -> "Account":
-        return cls(user.id, user.username, user.role, user.deposit, user.created_at)
-
-
-@dataclass(frozen=True)
-class _TokenCheck:
-    actor: Actor
-    username: str
-    expires_at: datetime
-    last_seen_at: datetime
-
-
-def authenticate(token: str) -> Actor:
-    """The actor behind a token, or Unauthorized. Touches last_seen_at at most once a minute."""
-    return authenticate_user(token)[0]
-
-
-def authenticate_user(token: str) -> tuple[Actor, str]:
-    """authenticate(), also returning the username (which never changes).
-
-    With the read cache on, a worker answers from its own copy while the versions of the user's
-    sessions are unchanged: opening or ending any of them (logout, logout/all, a password change),
-    a role change or deleting the account bumps them at commit; coins moving do not. Which user a
-    token belongs to never changes, so it is remembered apart, and the versions are read before
-    the database, as the cache requires.
+    Activity is recorded at most once a minute per session (see _touch).
     """
-    digest = hash_token(token)
     now = utcnow()
-    cache = read_cache.current()
-    owner = cache.fact(("token-owner", digest)) if cache else None
-    versions = cache.versions(_session_versions(owner)) if owner is not None else None
-    check = cache.get(("token", digest), versions) if versions is not None else None
-    cached = check is not None and check.expires_at > now
-    if not cached:
-        check = _check_in_database(digest, now)
-        if cache and owner is None:  # first sight in this worker: now the versions can be read first
-            owner = check.actor.id
-            read_cache.fresh_snapshot()
-            versions = cache.versions(_session_versions(owner))
-            if versions is not None:  # else the board is down: nothing will be stored
-                check = _check_in_database(digest, now)
-    touched = now - check.last_seen_at > LAST_SEEN_RESOLUTION
-    if touched:
-        _touch(check.actor.session_id, now)
-        check = replace(check, last_seen_at=now)
-    if cache and not (cached and not touched):
-        cache.remember_fact(("token-owner", digest), check.actor.id)
-        if owner == check.actor.id:
-            cache.put(("token", digest), versions, check)
-    return check.actor, check.username
-
-
-def account(actor: Actor) -> Account:
-    """The signed-in user's account, from this worker's copy while the user row is unchanged."""
-
-    def load() -> Account:
-        user = db.session.get(User, actor.id)
-        if user is None:
-            raise Unauthorized("Your session has expired or was ended; please log in again")
-        return Account.of(user)
-
-    names = (read_cache.user_version(actor.id), read_cache.ALL_USERS)
-    return read_cache.remember(("account", actor.id), names, load)
-
-
-def _session_versions(user_id: int) -> tuple[str, ...]:
-    return (read_cache.sessions_version(user_id), read_cache.ALL_USERS)
-
-
-def _check_in_database(digest: str, now: datetime) -> _TokenCheck:
-    """One indexed join and no write.
-
-    The read transaction stays open, so the view's own reads reuse its connection; write services
-    commit it before their BEGIN IMMEDIATE / FOR UPDATE and lock_one re-reads the rows it locks.
-    """
     row = db.session.execute(
-        select(AuthSession.id, AuthSession.user_id, AuthSession.expires_at, AuthSession.last_seen_at, User.role,
-               User.username)
+        select(
+            AuthSession.id, AuthSession.user_id, AuthSession.expires_at, AuthSession.last_seen_at,
+            User.role, User.username, User.deposit, User.created_at,
+        )
         .join(User, User.id == AuthSession.user_id)
-        .where(AuthSession.token_hash == digest)
+        .where(AuthSession.token_hash == hash_token(token))
     ).first()
     if row is None or row.expires_at <= now:
         db.session.rollback()
-        raise Unauthorized("Your session has expired or was ended; please log in again")
-    return _TokenCheck(Actor(id=row.user_id, role=row.role, session_id=row.id), row.username,
-                       row.expires_at, row.last_seen_at)
+        raise Unauthorized(SESSION_ENDED)
+    if now - row.last_seen_at > LAST_SEEN_RESOLUTION:
+        _touch(row.id, now)
+    actor = Actor(id=row.user_id, role=row.role, session_id=row.id)
+    return actor, Account(row.user_id, row.username, row.role, row.deposit, row.created_at)
 
 
 def _touch(session_id: int, now: datetime) -> None:
-    """Record activity at most once a minute per session (a worker whose copy is older finds the row
-    touched by another and writes nothing); best effort, so a busy database never turns an
-    authenticated request into an error. Cached token checks stay valid:
-    last_seen_at is only shown in the session list, which is always read from the database."""
-    db.session.rollback()
+    """Record activity; best effort, so a busy database never turns a signed-in request into an
+    error. A worker whose read is older finds the row touched by another and writes nothing."""
     try:
-        db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-        db.session.execute(
-            update(AuthSession)
-            .where(AuthSession.id == session_id, AuthSession.last_seen_at < now - LAST_SEEN_RESOLUTION)
-            .values(last_seen_at=now),
-            execution_options={"read_cache_neutral": True},
-        )
-        db.session.commit()
-    except OperationalError:
-        db.session.rollback()
+        _write_last_seen(session_id, now)
+    except (Contention, SQLAlchemyError) as error:
+        log.info("last-seen time of session %s not recorded: %s", session_id, error.__class__.__name__)
+
+
+@write_transaction
+def _write_last_seen(session_id: int, now: datetime) -> None:
+    db.session.execute(
+        update(SESSIONS)
+        .where(SESSIONS.c.id == session_id, SESSIONS.c.last_seen_at < now - LAST_SEEN_RESOLUTION)
+        .values(last_seen_at=now)
+    )
 
 
 def active_session_count(user_id: int) -> int:
@@ -219,8 +155,7 @@ def active_session_count(user_id: int) -> int:
 def end_session(actor: Actor, session_id: int) -> None:
     """End one of the actor's own sessions."""
     result = db.session.execute(
-        delete(AuthSession).where(AuthSession.id == session_id, AuthSession.user_id == actor.id),
-        execution_options={"changes_user": actor.id},
+        delete(SESSIONS).where(SESSIONS.c.id == session_id, SESSIONS.c.user_id == actor.id)
     )
     if result.rowcount == 0:
         raise NotFound("No such session")
@@ -234,10 +169,10 @@ def end_all_sessions(user_id: int, *, except_session_id: int | None = None) -> i
 
 def revoke_sessions(user_id: int, *, except_session_id: int | None = None) -> int:
     """Delete the user's session rows inside the caller's transaction."""
-    stmt = delete(AuthSession).where(AuthSession.user_id == user_id)
+    stmt = delete(SESSIONS).where(SESSIONS.c.user_id == user_id)
     if except_session_id is not None:
-        stmt = stmt.where(AuthSession.id != except_session_id)
-    return db.session.execute(stmt, execution_options={"changes_user": user_id}).rowcount
+        stmt = stmt.where(SESSIONS.c.id != except_session_id)
+    return db.session.execute(stmt).rowcount
 
 
 def list_sessions(actor: Actor) -> list[AuthSession]:
@@ -257,3 +192,10 @@ def session_exists(session_id: int) -> bool:
             AuthSession.id == session_id, AuthSession.expires_at > utcnow()
         )
     ) == 1
+
+
+@write_transaction
+def purge_expired(now: datetime, *, batch: int) -> int:
+    """Delete up to `batch` expired sessions (a login also deletes its own user's)."""
+    expired = select(SESSIONS.c.id).where(SESSIONS.c.expires_at <= now).limit(batch)
+    return db.session.execute(delete(SESSIONS).where(SESSIONS.c.id.in_(expired))).rowcount

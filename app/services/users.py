@@ -3,20 +3,22 @@
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 
+from app.data.transactions import write_transaction
 from app.extensions import db
 from app.models import Product, User
 from app.services import passwords, sessions
 from app.services.errors import Conflict, InvalidInput, NotFound
 from app.services.policy import Actor, require_role, require_self_or_admin
-from app.services.tx import lock_one, write_transaction
-from app.services.vending import return_escrow
+from app.services.vending import escrow_of, return_escrow
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]{3,32}$"
 USERNAME_RULE = "3-32 characters: letters, digits, _ . -"
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 SELF_SERVICE_ROLES = ("buyer", "seller")
+USERS = User.__table__
+PRODUCTS = Product.__table__
 
 
 @dataclass
@@ -51,7 +53,6 @@ def _insert_user(username: str, password_hash: str, role: str) -> User:
     if db.session.scalar(select(User.id).where(User.username_key == username.lower())) is not None:
         raise Conflict("That username is taken", {"username": ["That username is taken"]})
     user = User(username=username, username_key=username.lower(), password_hash=password_hash, role=role)
-    user.set_escrow({})
     db.session.add(user)
     db.session.flush()
     return user
@@ -88,10 +89,7 @@ def change_password(actor: Actor, user_id: int, current_password: str, new_passw
 
 @write_transaction
 def _store_password(user_id: int, new_hash: str, keep_session_id: int | None) -> int:
-    db.session.execute(
-        update(User).where(User.id == user_id).values(password_hash=new_hash),
-        execution_options={"changes_user": user_id},
-    )
+    db.session.execute(update(USERS).where(USERS.c.id == user_id).values(password_hash=new_hash))
     return sessions.revoke_sessions(user_id, except_session_id=keep_session_id)
 
 
@@ -99,16 +97,16 @@ def _store_password(user_id: int, new_hash: str, keep_session_id: int | None) ->
 def delete_user(actor: Actor, user_id: int) -> Deletion:
     """Delete an account. A buyer's escrow is paid back; a seller's products go off sale."""
     require_self_or_admin(actor, user_id)
-    user = lock_one(User, user_id)
+    user = db.session.execute(select(User).where(User.id == user_id).with_for_update()).scalar_one_or_none()
     if user is None:
         raise NotFound("No such user")
     if user.role == "admin":
         admins = db.session.scalar(select(func.count()).select_from(User).where(User.role == "admin"))
         if admins <= 1:
             raise Conflict("The last operator account cannot be deleted")
-    change = return_escrow(user)
+    change = return_escrow(user.id, escrow_of(user))
     db.session.execute(
-        update(Product).where(Product.seller_id == user.id).values(on_sale=False, seller_id=None)
+        update(PRODUCTS).where(PRODUCTS.c.seller_id == user.id).values(on_sale=False, seller_id=None)
     )
-    db.session.delete(user)
+    db.session.execute(delete(USERS).where(USERS.c.id == user.id))
     return Deletion(change)

@@ -5,8 +5,8 @@ from http import HTTPStatus
 
 import pytest
 
-from app.extensions import db
-from app.models import User
+from app.services import vending
+from app.services.policy import Actor
 from tests.factories import make_product
 
 API = "/api/v1"
@@ -36,14 +36,11 @@ def pagination(response) -> dict:
 
 
 def give_escrow(user_id: int, coins: dict[int, int]) -> None:
-    """Put coins into a buyer's escrow directly (for setting up a scene)."""
-    db.session.rollback()
-    user = db.session.get(User, user_id)
-    escrow = user.escrowed_coins
+    """Put coins into a buyer's escrow (for setting up a scene), as the machine does: with ledger rows."""
+    buyer = Actor(user_id, "buyer")
     for coin, n in coins.items():
-        escrow[coin] += n
-    user.set_escrow(escrow)
-    db.session.commit()
+        for _ in range(n):
+            vending.deposit(buyer, coin, max_deposit=10**9)
 
 
 @pytest.fixture

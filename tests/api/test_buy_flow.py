@@ -2,7 +2,6 @@
 
 from app.extensions import db
 from app.models import CoinTube, LedgerEntry, Order, User
-from app.services import vending
 from tests.factories import deposit_coins, make_product
 
 
@@ -67,26 +66,21 @@ def test_reset_returns_exactly_the_coins_inserted(client, buyer):
     assert db.session.get(User, buyer.id).deposit == 0
 
 
-def test_a_product_that_changes_between_the_sale_and_its_diagnosis_is_a_clear_409(
-    client, buyer, seller, set_tubes, db_snapshot, monkeypatch
-):
-    """The sale is one guarded UPDATE; when it matches nothing the product is read again to say why.
-    If by then it could be sold (restocked, cheaper), the buyer is asked to try again; nothing changed."""
-    product = make_product(seller, product_name="Cola", cost=35, amount_available=10)
+def test_a_price_changed_since_the_buyer_looked_is_409_and_changes_nothing(client, buyer, seller, set_tubes,
+                                                                          db_snapshot):
+    """expectedCost pins the price the buyer saw: a seller's change in between buys nothing."""
+    product = make_product(seller, product_name="Cola", cost=5, amount_available=10)
     set_tubes({5: 5, 10: 5, 20: 5, 50: 5, 100: 5})
     deposit_coins(client, buyer, 100)
+    changed = client.patch(f"/api/v1/products/{product.id}", json={"cost": 100}, headers=seller.headers)
+    assert changed.status_code == 200
     before = db_snapshot()
 
-    class SoldOutAMomentAgo:
-        def first(self, params, **options):
-            return None
-
-    monkeypatch.setattr(vending, "_SELL_STOCK", SoldOutAMomentAgo())
-    response = client.post("/api/v1/buy", json={"productId": product.id, "amount": 1}, headers=buyer.headers)
+    response = client.post("/api/v1/buy", json={"productId": product.id, "expectedCost": 5}, headers=buyer.headers)
 
     assert response.status_code == 409
-    assert response.json["message"] == "Cola changed while you were buying it; please try again"
+    assert response.json["message"] == "The price changed: Cola now costs €1.00; nothing was bought"
+    assert response.json["errors"] == {"json": {"expectedCost": ["The current price is 100 cents"]}}
     assert db_snapshot() == before
-    monkeypatch.undo()
-    response = client.post("/api/v1/buy", json={"productId": product.id, "amount": 1}, headers=buyer.headers)
-    assert response.status_code == 200 and response.json["change"] == [50, 10, 5]
+    agreed = client.post("/api/v1/buy", json={"productId": product.id, "expectedCost": 100}, headers=buyer.headers)
+    assert agreed.status_code == 200 and agreed.json["totalSpent"] == 100 and agreed.json["change"] == []

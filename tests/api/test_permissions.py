@@ -43,8 +43,9 @@ MATRIX = [
     ("POST", "/buy", {"productId": "{product}", "amount": 1}, BUYERS_ONLY),
     ("POST", "/reset", None, BUYERS_ONLY),
     ("GET", "/orders", None, ANYONE_SIGNED_IN),
-    ("GET", "/orders/{order}", None, expect(403, buyer=200, seller=200, admin=200)),
-    ("POST", "/orders/{order}/refund", None, expect(403, buyer=200)),
+    # someone else's order is "no such order" (404), as a missing one
+    ("GET", "/orders/{order}", None, expect(404, buyer=200, seller=200, admin=200)),
+    ("POST", "/orders/{order}/refund", None, expect(403, buyer=200, other_buyer=404)),
     ("GET", "/machine/coins", None, ADMIN_ONLY),
     ("PUT", "/machine/coins", {"5": 1, "10": 1, "20": 1, "50": 1, "100": 1}, ADMIN_ONLY),
 ]

@@ -299,7 +299,7 @@ def test_many_clients_through_nginx_survive_a_dead_server(stack, processes):
 
     # nginx took the dead server out and keeps answering from the other one.
     status, _, health = http("GET", EDGE + "/healthz")
-    assert (status, health) == (200, {"status": "ok", "database": "ok"})
+    assert (status, health["status"], health["database"]) == (200, "ok", "ok")
 
     report, balances = audit_and_balances(stack)
     assert report.clean, report.render()

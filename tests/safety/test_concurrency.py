@@ -166,7 +166,7 @@ def deadlock() -> OperationalError:
 
 
 def test_deadlock_is_retried_and_the_request_succeeds(client, buyer, monkeypatch, db_snapshot, assert_audit_clean):
-    original = vending._add_to_escrow
+    original = vending._add_coin
     calls = {"n": 0}
 
     def flaky(*args):
@@ -176,7 +176,7 @@ def test_deadlock_is_retried_and_the_request_succeeds(client, buyer, monkeypatch
             raise deadlock()
         return row
 
-    monkeypatch.setattr(vending, "_add_to_escrow", flaky)
+    monkeypatch.setattr(vending, "_add_coin", flaky)
 
     response = client.post("/api/v1/deposit", json={"coin": 50}, headers=buyer.headers)
 
@@ -195,7 +195,7 @@ def test_deadlock_every_time_is_a_503_and_changes_nothing(client, buyer, monkeyp
         calls["n"] += 1
         raise deadlock()
 
-    monkeypatch.setattr(vending, "_add_to_escrow", always)
+    monkeypatch.setattr(vending, "_add_coin", always)
     before = db_snapshot()
 
     response = client.post("/api/v1/deposit", json={"coin": 50}, headers=buyer.headers)
@@ -203,6 +203,7 @@ def test_deadlock_every_time_is_a_503_and_changes_nothing(client, buyer, monkeyp
     assert response.status_code == 503
     assert response.json["code"] == 503
     assert response.json["message"] == "The machine is busy, please try again"
+    assert response.headers["Retry-After"] == "1"
     assert calls["n"] == 5
     assert db_snapshot() == before
 
@@ -214,7 +215,7 @@ def test_a_non_retryable_database_error_is_not_retried(app, buyer, monkeypatch):
         calls["n"] += 1
         raise OperationalError("SELECT 1", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(vending, "_add_to_escrow", broken)
+    monkeypatch.setattr(vending, "_add_coin", broken)
     with pytest.raises(OperationalError):
         vending.deposit(buyer.actor, 50, max_deposit=app.config["MAX_DEPOSIT_CENTS"])
     assert calls["n"] == 1

@@ -6,9 +6,10 @@ import pytest
 from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models import IdempotencyKey, User
-from app.models._types import utcnow
+from app.models import AuthSession, IdempotencyKey, User
+from app.models.columns import utcnow
 from app.services import vending
+from app.services.maintenance import Purger
 from tests.factories import make_product
 
 KEY = "order-7f3a9c2e-retry-safe"
@@ -171,38 +172,15 @@ class TestShortTTL:
         assert "Idempotent-Replayed" not in again.headers
 
 
-def test_a_key_still_running_gets_409(client, buyer, db_snapshot):
-    db.session.add(IdempotencyKey(
-        user_id=buyer.id, key=KEY, fingerprint="whatever-is-running", state="running",
-        created_at=utcnow(), expires_at=utcnow() + timedelta(hours=1),
-    ))
-    db.session.commit()
-    from app.services.idempotency import fingerprint
-
-    row = db.session.scalar(select(IdempotencyKey))
-    row.fingerprint = fingerprint("POST", "/api/v1/deposit", {"coin": 50})
-    db.session.commit()
-    before = db_snapshot()
-
-    response = client.post("/api/v1/deposit", json={"coin": 50}, headers=keyed(buyer))
-
-    assert response.status_code == 409
-    assert "still being processed" in response.json["message"]
-    assert db_snapshot() == before
-
-
 def test_concurrent_repeats_have_exactly_one_effect(client, buyer, run_concurrently, assert_audit_clean):
     replies = run_concurrently([
         lambda c: c.post("/api/v1/deposit", json={"coin": 100}, headers=keyed(buyer)) for _ in range(8)
     ])
 
-    for reply in replies:
-        assert reply.status in (200, 409), reply.json
-        if reply.status == 409:
-            assert "still being processed" in reply.json["message"]
-        else:
-            assert reply.json["deposit"] == 100
-    originals = [r for r in replies if r.status == 200 and "Idempotent-Replayed" not in r.headers]
+    # a repeat that arrives while the first runs waits for it and replays its reply: never a 409
+    assert [(reply.status, reply.json) for reply in replies] == [(200, {"deposit": 100, "coins": {
+        "5": 0, "10": 0, "20": 0, "50": 0, "100": 1}})] * 8
+    originals = [r for r in replies if "Idempotent-Replayed" not in r.headers]
     assert len(originals) == 1
     assert db.session.get(User, buyer.id).deposit == 100
     assert_audit_clean()
@@ -224,3 +202,63 @@ def test_header_is_documented_for_the_money_operations(client):
         assert header["required"] is False
         assert header["schema"]["maxLength"] == 255
         assert "Idempotent-Replayed" in str(spec["paths"][path]["post"]["responses"]), path
+
+
+def test_an_account_deleted_by_its_own_keyed_request_still_tells_its_coins_on_a_retry(client, buyer, db_snapshot):
+    """The deletion ends the token that asked for it; a retry with that token and key gets the
+    stored reply (the coins paid out), not a 401, and nothing runs again."""
+    put_coins_via_api(client, buyer, 100, 20)
+    first = client.delete(f"/api/v1/users/{buyer.id}", headers=keyed(buyer))
+    assert (first.status_code, first.json) == (200, {"change": [100, 20]})
+    after = db_snapshot()
+
+    again = client.delete(f"/api/v1/users/{buyer.id}", headers=keyed(buyer))
+
+    assert (again.status_code, again.json) == (200, {"change": [100, 20]})
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert db_snapshot() == after
+    other_key = client.delete(f"/api/v1/users/{buyer.id}", headers=keyed(buyer, "another-key"))
+    assert other_key.status_code == 401  # only the stored reply outlives the session, nothing else
+
+
+def test_an_ended_token_replays_only_its_own_requests(client, buyer, other_buyer):
+    put_coins_via_api(client, buyer, 50)
+    assert client.post("/api/v1/reset", headers=keyed(buyer)).status_code == 200
+    assert client.post("/api/v1/auth/logout", headers=buyer.headers).status_code == 204
+
+    replay = client.post("/api/v1/reset", headers=keyed(buyer))
+    different = client.post("/api/v1/deposit", json={"coin": 50}, headers=keyed(buyer))
+    someone_else = client.post("/api/v1/reset", headers={"Authorization": "Bearer vm_not-a-token",
+                                                          "Idempotency-Key": KEY})
+
+    assert (replay.status_code, replay.json) == (200, {"deposit": 0, "change": [50]})
+    assert different.status_code == 401 and someone_else.status_code == 401
+
+
+def put_coins_via_api(client, account, *coins):
+    for coin in coins:
+        assert client.post("/api/v1/deposit", json={"coin": coin}, headers=account.headers).status_code == 200
+
+
+class TestPurge:
+    @pytest.fixture
+    def app_config(self, app_config):
+        return {**app_config, "IDEMPOTENCY_TTL_SECONDS": 60}
+
+    def test_expired_keys_and_sessions_are_purged_by_the_app_itself(self, app, client, buyer, other_buyer):
+        client.post("/api/v1/deposit", json={"coin": 50}, headers=keyed(buyer, "old"))
+        db.session.execute(update(IdempotencyKey).values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.execute(update(AuthSession).where(AuthSession.user_id == other_buyer.id)
+                           .values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        app.extensions["purger"] = Purger(every_seconds=0)  # due at every money request
+
+        client.post("/api/v1/deposit", json={"coin": 50}, headers=keyed(buyer, "new"))
+
+        db.session.rollback()
+        assert db.session.scalars(select(IdempotencyKey.key)).all() == ["new"]
+        assert db.session.scalars(select(AuthSession.user_id)).all() == [buyer.id]
+
+    def test_a_purge_waits_a_minute_between_runs_in_a_worker(self, app, client, buyer):
+        purger = app.extensions["purger"]
+        assert purger.due() and not purger.due()

@@ -51,10 +51,10 @@ def test_visibility_by_role(world, buyer, other_buyer, seller, other_seller, adm
 def test_get_order(world, buyer, seller, admin, other_buyer, other_seller):
     for account in (buyer, seller, admin):
         assert orders.get_order(account.actor, world["mine"]).id == world["mine"]
-    for account in (other_buyer, other_seller):
-        with pytest.raises(Forbidden):
+    for account in (other_buyer, other_seller):  # someone else's order is "no such order", like a missing one
+        with pytest.raises(NotFound, match="No such order"):
             orders.get_order(account.actor, world["mine"])
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="No such order"):
         orders.get_order(admin.actor, 99999)
 
 
@@ -79,9 +79,9 @@ def test_refund_pays_back_and_restocks(world, buyer):
 def test_refund_refusals(world, buyer, other_buyer, seller, set_tubes):
     with pytest.raises(Forbidden):
         refund(seller, world["mine"])
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound, match="No such order"):
         refund(other_buyer, world["mine"])
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="No such order"):
         refund(buyer, 99999)
     with pytest.raises(Conflict):
         refund(other_buyer, world["theirs"])

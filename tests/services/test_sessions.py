@@ -45,7 +45,9 @@ def test_login_is_case_insensitive_and_refuses_bad_credentials(app, ann):
 
 
 def test_authenticate_gives_the_actor(app, ann):
-    assert sessions.authenticate(ann.token) == Actor(ann.id, "seller", ann.session_id)
+    actor, account = sessions.authenticate(ann.token)
+    assert actor == Actor(ann.id, "seller", ann.session_id)
+    assert (account.id, account.username, account.role, account.deposit) == (ann.id, "ann", "seller", 0)
     with pytest.raises(Unauthorized):
         sessions.authenticate("vm_unknown")
 
@@ -119,17 +121,12 @@ def test_activity_is_recorded_at_most_once_a_minute(app, ann):
     assert _last_seen(result.session_id) == touched - timedelta(seconds=30)
 
 
-def test_a_stale_copy_does_not_overwrite_a_recent_touch(app, ann, monkeypatch):
-    """A worker whose cached check is a minute old touches only rows no other worker touched lately."""
+def test_a_late_touch_does_not_overwrite_a_more_recent_one(app, ann):
+    """Two workers that read the session before either touched it: only the first touch is written."""
     result = sessions.login("ann", "ann-password", kind="api", ttl_seconds=3600, user_agent=None)
-    for _ in range(2):  # (with the read cache on) cached in this worker with the current last_seen_at
-        sessions.authenticate(result.token)
     recent = datetime.now(UTC) + timedelta(seconds=50)  # another worker touched it "later"
     _set_last_seen(result.session_id, recent)
-    later = datetime.now(UTC) + timedelta(seconds=90)
-    monkeypatch.setattr(sessions, "utcnow", lambda: later)
 
-    actor = sessions.authenticate(result.token)
+    sessions._write_last_seen(result.session_id, datetime.now(UTC) + timedelta(seconds=90))
 
-    assert actor.session_id == result.session_id
     assert _last_seen(result.session_id) == recent

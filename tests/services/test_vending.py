@@ -28,7 +28,7 @@ def test_a_deposit_for_an_account_deleted_meanwhile_is_refused_and_writes_nothin
 
 def test_a_deposit_over_the_limit_names_the_limit_and_keeps_the_escrow(app, buyer):
     vending.deposit(buyer.actor, 100, max_deposit=150)
-    with pytest.raises(Conflict, match="at most 150 cents"):
+    with pytest.raises(Conflict, match="at most €1.50"):
         vending.deposit(buyer.actor, 100, max_deposit=150)
     user = db.session.get(User, buyer.id, populate_existing=True)
     assert (user.deposit, user.escrowed_coins[100]) == (100, 1)

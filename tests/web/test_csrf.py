@@ -33,25 +33,3 @@ def test_with_csrf_on_a_form_post_needs_the_token_and_the_api_does_not(app, clie
 
     deposit = client.post("/api/v1/deposit", json={"coin": 50}, headers=buyer.headers)
     assert (deposit.status_code, deposit.json["deposit"]) == (200, 50)
-
-
-def test_api_requests_run_no_form_or_cookie_hooks(app, client, buyer):
-    """The hooks of Flask-WTF and Flask-Login are the web pages' own."""
-    ran = []
-    for hooks in (app.before_request_funcs, app.after_request_funcs):
-        for key, funcs in hooks.items():
-            hooks[key] = [_recording(func, ran) for func in funcs]
-    assert client.post("/api/v1/deposit", json={"coin": 50}, headers=buyer.headers).status_code == 200
-    assert not [module for module in ran if module.startswith(("flask_wtf", "flask_login"))]
-    ran.clear()
-    assert client.get("/login").status_code == 200
-    assert sorted(module for module in ran if module.startswith("flask_")) == ["flask_login.login_manager",
-                                                                            "flask_wtf.csrf"]
-
-
-def _recording(func, ran):
-    def hook(*args):
-        ran.append(func.__module__)
-        return func(*args)
-
-    return hook

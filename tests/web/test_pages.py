@@ -231,7 +231,7 @@ def test_buy_without_enough_money_is_refused(client, buyer, seller, web_login, d
     before = db_snapshot()
     body = client.post("/machine/buy", data={"product_id": product.id, "amount": 1},
                        follow_redirects=True).get_data(as_text=True)
-    assert "Insufficient deposit: 100 cents needed, 50 inserted" in body
+    assert "Insufficient deposit: €1.00 needed, €0.50 inserted; insert €0.50 more" in body
     assert db_snapshot() == before
 
 

@@ -14,7 +14,7 @@ blp = VendingBlueprint("auth", __name__, url_prefix="/api/v1/auth", description=
 class Login(MethodView):
     @login_limit_per_address
     @login_limit_per_username
-    @blp.arguments(LoginSchema)
+    @blp.arguments(LoginSchema())
     @blp.response(200, LoginResultSchema)
     @blp.alt_response(401, description="Wrong username or password")
     @blp.alt_response(429, description="Too many attempts from this address or for this username")

@@ -2,9 +2,8 @@
 
 import json
 
-from flask import current_app, jsonify, request
+from flask import current_app, g, request
 
-from app.api.v1.security import actor
 from app.errors import service_error_body
 from app.services import idempotency
 from app.services.errors import ServiceError
@@ -16,8 +15,9 @@ IDEMPOTENCY_DOC = {
             "name": "Idempotency-Key",
             "required": False,
             "description": (
-                "Any 1-255 printable characters, unique per intended operation. A retry with the same "
-                "key and body returns the first reply with Idempotent-Replayed: true and changes nothing."
+                "Any 1-255 printable characters, unique per intended operation. A retry with the same key "
+                "and body returns the first reply with Idempotent-Replayed: true, and the operation runs "
+                "once, whatever failed in between (a lost connection, a restarted server)."
             ),
             "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
         }
@@ -37,50 +37,49 @@ IDEMPOTENCY_DOC = {
 }
 
 
-def run_idempotent(call, schema, body, status: int = 200):
-    """Run `call(on_success)` once per Idempotency-Key; replay the stored reply on repeats."""
+def _fingerprint() -> str:
+    return idempotency.fingerprint(request.method, request.path, request.get_json(silent=True))
+
+
+def _response(reply: idempotency.Reply):
+    response = current_app.response_class(reply.body, status=reply.status, mimetype="application/json")
+    if reply.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def run_idempotent(operation, schema, *, status: int = 200):
+    """`operation()`'s result dumped with `schema`; once per Idempotency-Key when the request has one."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
-        dumped = {}
-        call(lambda result: dumped.update(body=schema.dump(result)))
-        return _reply(dumped["body"], status)
+        return _response(idempotency.Reply(status, json.dumps(schema.dump(operation()))))
     idempotency.check_key(key)
-    user = actor()
-    claimed = idempotency.claim(
-        user.id,
-        key,
-        idempotency.fingerprint(request.method, request.path, body),
-        current_app.config["IDEMPOTENCY_TTL_SECONDS"],
+    reply = idempotency.run_once(
+        user_id=g.actor.id,
+        key=key,
+        print_=_fingerprint(),
+        session_digest=g.session_digest,
+        ttl_seconds=current_app.config["IDEMPOTENCY_TTL_SECONDS"],
+        operation=operation,
+        reply=lambda result: (status, json.dumps(schema.dump(result))),
+        refusal=_refusal,
     )
-    if isinstance(claimed, idempotency.Replay):
-        response = jsonify(json.loads(claimed.body))
-        response.status_code = claimed.status
-        response.headers["Idempotent-Replayed"] = "true"
-        return response
+    current_app.extensions["purger"].purge_if_due()
+    return _response(reply)
 
-    dumped = {}
 
-    def on_success(result):
-        dumped["body"] = schema.dump(result)
-        idempotency.record_outcome(claimed, status, json.dumps(dumped["body"]))
+def _refusal(error: ServiceError) -> tuple[int, str]:
+    return error.http_status, json.dumps(service_error_body(error))
 
+
+def replay_for_ended_session():
+    """The stored reply for a keyed request whose token has ended since it was first sent, or None."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None or request.method not in ("POST", "DELETE"):
+        return None
     try:
-        call(on_success)
-        return _reply(dumped["body"], status)
-    except ServiceError as error:
-        if error.http_status >= 500:
-            idempotency.release(claimed)  # a busy database is worth retrying with the same key
-        else:
-            idempotency.record_refusal(claimed, error.http_status, json.dumps(service_error_body(error)))
-        raise
-    except BaseException:
-        idempotency.release(claimed)
-        raise
-
-
-def _reply(body, status: int):
-    """The reply is dumped inside the transaction (on_success), while the rows are fresh: dumping
-    after the commit would reload every expired object with another round of queries."""
-    response = jsonify(body)
-    response.status_code = status
-    return response
+        idempotency.check_key(key)
+    except ServiceError:
+        return None
+    reply = idempotency.replay_for_ended_session(g.session_digest, key, _fingerprint())
+    return _response(reply) if reply is not None else None

@@ -22,7 +22,7 @@ class Coins(MethodView):
         return _as_json(machine.get_tubes(actor(), initial_float=current_app.config["INITIAL_FLOAT"]))
 
     @auth_required
-    @blp.arguments(TubesSchema)
+    @blp.arguments(TubesSchema())
     @blp.response(200, TubesSchema)
     def put(self, data):
         """Set the tubes after a refill or an emptying (admin); the ledger records the difference"""

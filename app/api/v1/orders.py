@@ -1,13 +1,14 @@
 from flask import current_app
 from flask.views import MethodView
 
-from app.api.base import SQLPage, VendingBlueprint
+from app.api.base import PAGINATION_HEADERS, PageQuerySchema, VendingBlueprint, page_headers
 from app.api.v1.idempotent import IDEMPOTENCY_DOC, run_idempotent
 from app.api.v1.schemas import OrderSchema, RefundSchema
 from app.api.v1.security import actor, auth_required
+from app.data.pages import paginate
 from app.services import orders
 
-REFUND_REPLY = RefundSchema()  # built once: instantiating a schema deep-copies its fields
+REFUND_REPLY = RefundSchema()
 
 blp = VendingBlueprint("orders", __name__, url_prefix="/api/v1/orders", description="Order history and refunds")
 
@@ -15,11 +16,12 @@ blp = VendingBlueprint("orders", __name__, url_prefix="/api/v1/orders", descript
 @blp.route("")
 class Orders(MethodView):
     @auth_required
-    @blp.response(200, OrderSchema(many=True))
-    @blp.paginate(SQLPage, page_size=20)
-    def get(self):
+    @blp.arguments(PageQuerySchema(), location="query")
+    @blp.response(200, OrderSchema(many=True), headers=PAGINATION_HEADERS)
+    def get(self, query):
         """Orders, newest first: a buyer's purchases, a seller's sales, or all (admin)"""
-        return orders.visible_orders(actor())
+        page = paginate(orders.visible_orders(actor()), page=query["page"], page_size=query["page_size"])
+        return page.items, 200, page_headers(page)
 
 
 @blp.route("/<int:order_id>")
@@ -27,7 +29,7 @@ class OrderById(MethodView):
     @auth_required
     @blp.response(200, OrderSchema)
     def get(self, order_id):
-        """One order"""
+        """One order (its buyer, its seller or an operator)"""
         return orders.get_order(actor(), order_id)
 
 
@@ -41,13 +43,8 @@ class RefundOrder(MethodView):
         """Refund a whole order of a refundable product within the refund window (its buyer)"""
         config = current_app.config
         return run_idempotent(
-            lambda hook: orders.refund(
-                actor(),
-                order_id,
-                window_seconds=config["REFUND_WINDOW_SECONDS"],
-                initial_float=config["INITIAL_FLOAT"],
-                on_success=hook,
+            lambda: orders.refund(
+                actor(), order_id, window_seconds=config["REFUND_WINDOW_SECONDS"], initial_float=config["INITIAL_FLOAT"]
             ),
             REFUND_REPLY,
-            {"orderId": order_id},
         )

@@ -3,7 +3,7 @@
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.api.base import MAX_ID, StrictBoolean, StrictInteger, StrictSchema
+from app.api.base import MAX_ID, PageQuerySchema, StrictBoolean, StrictInteger, StrictSchema
 from app.services.coins import COINS
 from app.services.products import COST_MAX, NAME_MAX, STOCK_MAX
 from app.services.users import PASSWORD_MAX, PASSWORD_MIN, USERNAME_PATTERN, USERNAME_RULE
@@ -28,7 +28,7 @@ class UserSchema(ma.Schema):
     created_at = fields.DateTime(dump_only=True, data_key="createdAt")
 
 
-class UserQuerySchema(StrictSchema):
+class UserQuerySchema(PageQuerySchema):
     role = fields.String(validate=validate.OneOf(["buyer", "seller", "admin"]))
 
 
@@ -106,7 +106,7 @@ class ProductPatchSchema(ProductInputSchema):
     """The same fields as ProductInputSchema, all optional (used with partial=True)."""
 
 
-class ProductQuerySchema(StrictSchema):
+class ProductQuerySchema(PageQuerySchema):
     # a query string is text: a lenient Integer, bounded so it always fits the database's integers
     seller_id = fields.Integer(data_key="sellerId", validate=validate.Range(min=1, max=MAX_ID))
     in_stock = fields.Boolean(data_key="inStock")
@@ -134,6 +134,11 @@ class EscrowSchema(ma.Schema):
 class BuySchema(StrictSchema):
     product_id = StrictInteger(required=True, data_key="productId", validate=validate.Range(min=1, max=MAX_ID))
     amount = StrictInteger(load_default=1, validate=validate.Range(min=1, max=MAX_AMOUNT))
+    expected_cost = StrictInteger(
+        data_key="expectedCost", validate=validate.Range(min=5, max=COST_MAX),
+        metadata={"description": "The unit price in cents the buyer saw: if the product costs anything else "
+                                 "now, the answer is 409 \"The price changed\" and nothing is bought"},
+    )
 
 
 class ProductSummarySchema(ma.Schema):

@@ -3,13 +3,15 @@
 import functools
 
 from flask import g, request
-from flask_smorest import abort
+from flask_smorest import Blueprint, abort
 
+from app.api.v1.idempotent import replay_for_ended_session
 from app.services import sessions
 from app.services.errors import Unauthorized
 from app.services.policy import Actor
 
 BEARER = [{"bearerAuth": []}]
+SIGN_IN = "Sign in: send Authorization: Bearer <token>"
 
 
 def bearer_token() -> str | None:
@@ -21,23 +23,31 @@ def bearer_token() -> str | None:
 
 
 def auth_required(view):
-    """Authenticate the request; 401 with WWW-Authenticate: Bearer when it cannot be."""
+    """Check the request's token against the session registry; 401 with WWW-Authenticate: Bearer when
+    it cannot be. A money request retried with an ended token gets its stored reply (see
+    app.api.v1.idempotent), so an account deleted by its own request still tells its coins."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         token = bearer_token()
         if token is None or len(token) > 512:
-            abort(401, message="Sign in: send Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"})
+            abort(401, message=SIGN_IN, headers={"WWW-Authenticate": "Bearer"})
+        g.session_digest = sessions.hash_token(token)
         try:
-            g.actor = sessions.authenticate(token)
+            g.actor, g.account = sessions.authenticate(token)
         except Unauthorized as error:
+            replay = replay_for_ended_session()
+            if replay is not None:
+                return replay
             abort(401, message=error.message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return view(*args, **kwargs)
 
-    doc = getattr(wrapper, "_apidoc", {})
-    wrapper._apidoc = {**doc, "manual_doc": {**doc.get("manual_doc", {}), "security": BEARER}}
-    return wrapper
+    return Blueprint.doc(security=BEARER)(wrapper)
 
 
 def actor() -> Actor:
     return g.actor
+
+
+def account() -> sessions.Account:
+    return g.account

@@ -1,11 +1,14 @@
-
 from flask.views import MethodView
 
-from app.api.base import SQLPage, VendingBlueprint
+from app.api.base import PAGINATION_HEADERS, VendingBlueprint, page_headers
+from app.api.v1.idempotent import IDEMPOTENCY_DOC, run_idempotent
 from app.api.v1.schemas import CoinListSchema, PasswordChangeSchema, RegisterSchema, UserQuerySchema, UserSchema
-from app.api.v1.security import actor, auth_required
+from app.api.v1.security import account, actor, auth_required
+from app.data.pages import paginate
 from app.limits import registration_limit
-from app.services import sessions, users
+from app.services import users
+
+DELETION_REPLY = CoinListSchema()
 
 blp = VendingBlueprint("users", __name__, url_prefix="/api/v1/users", description="Accounts")
 
@@ -13,7 +16,7 @@ blp = VendingBlueprint("users", __name__, url_prefix="/api/v1/users", descriptio
 @blp.route("")
 class Users(MethodView):
     @registration_limit
-    @blp.arguments(RegisterSchema)
+    @blp.arguments(RegisterSchema())
     @blp.response(201, UserSchema)
     @blp.alt_response(409, description="Username taken")
     @blp.alt_response(429, description="Too many registrations from this address")
@@ -22,12 +25,12 @@ class Users(MethodView):
         return users.register(data["username"], data["password"], data["role"])
 
     @auth_required
-    @blp.arguments(UserQuerySchema, location="query")
-    @blp.response(200, UserSchema(many=True))
-    @blp.paginate(SQLPage)
+    @blp.arguments(UserQuerySchema(), location="query")
+    @blp.response(200, UserSchema(many=True), headers=PAGINATION_HEADERS)
     def get(self, query):
         """List all users (admin)"""
-        return users.all_users(actor(), query.get("role"))
+        page = paginate(users.all_users(actor(), query.get("role")), page=query["page"], page_size=query["page_size"])
+        return page.items, 200, page_headers(page)
 
 
 @blp.route("/me")
@@ -35,8 +38,8 @@ class Me(MethodView):
     @auth_required
     @blp.response(200, UserSchema)
     def get(self):
-        """The signed-in user"""
-        return sessions.account(actor())
+        """The signed-in user (read with the token check: one query)"""
+        return account()
 
 
 @blp.route("/<int:user_id>")
@@ -48,7 +51,7 @@ class UserById(MethodView):
         return users.get_user(actor(), user_id)
 
     @auth_required
-    @blp.arguments(PasswordChangeSchema)
+    @blp.arguments(PasswordChangeSchema())
     @blp.response(200, UserSchema)
     def patch(self, data, user_id):
         """Change the password; every other session of the account ends"""
@@ -57,6 +60,7 @@ class UserById(MethodView):
 
     @auth_required
     @blp.response(200, CoinListSchema)
+    @blp.doc(**IDEMPOTENCY_DOC)
     def delete(self, user_id):
         """Delete an account; coins still in escrow are paid back"""
-        return users.delete_user(actor(), user_id)
+        return run_idempotent(lambda: users.delete_user(actor(), user_id), DELETION_REPLY)

@@ -7,7 +7,6 @@ from app.api.v1.schemas import BuySchema, CoinReturnSchema, DepositSchema, Escro
 from app.api.v1.security import actor, auth_required
 from app.services import vending
 
-# Built once: a marshmallow schema deep-copies its fields on every instantiation.
 ESCROW_REPLY = EscrowSchema()
 PURCHASE_REPLY = PurchaseSchema()
 COIN_RETURN_REPLY = CoinReturnSchema()
@@ -18,17 +17,14 @@ blp = VendingBlueprint("vending", __name__, url_prefix="/api/v1", description="I
 @blp.route("/deposit")
 class Deposit(MethodView):
     @auth_required
-    @blp.arguments(DepositSchema)
+    @blp.arguments(DepositSchema())
     @blp.response(200, EscrowSchema)
+    @blp.alt_response(409, description="The machine holds no more for this buyer")
     @blp.doc(**IDEMPOTENCY_DOC)
     def post(self, data):
         """Insert one coin (buyer)"""
         limit = current_app.config["MAX_DEPOSIT_CENTS"]
-        return run_idempotent(
-            lambda hook: vending.deposit(actor(), data["coin"], max_deposit=limit, on_success=hook),
-            ESCROW_REPLY,
-            data,
-        )
+        return run_idempotent(lambda: vending.deposit(actor(), data["coin"], max_deposit=limit), ESCROW_REPLY)
 
     @auth_required
     @blp.response(200, EscrowSchema)
@@ -40,19 +36,19 @@ class Deposit(MethodView):
 @blp.route("/buy")
 class Buy(MethodView):
     @auth_required
-    @blp.arguments(BuySchema)
+    @blp.arguments(BuySchema())
     @blp.response(200, PurchaseSchema)
-    @blp.alt_response(409, description="Sold out, too little deposit, or change cannot be paid")
+    @blp.alt_response(409, description="Sold out, too little deposit, the price changed, or change cannot be paid")
     @blp.doc(**IDEMPOTENCY_DOC)
     def post(self, data):
         """Buy with the coins inserted; change comes back as coins, largest first (buyer)"""
         initial_float = current_app.config["INITIAL_FLOAT"]
         return run_idempotent(
-            lambda hook: vending.buy(
-                actor(), data["product_id"], data["amount"], initial_float=initial_float, on_success=hook
+            lambda: vending.buy(
+                actor(), data["product_id"], data["amount"], initial_float=initial_float,
+                expected_cost=data.get("expected_cost"),
             ),
             PURCHASE_REPLY,
-            data,
         )
 
 
@@ -63,4 +59,4 @@ class Reset(MethodView):
     @blp.doc(**IDEMPOTENCY_DOC)
     def post(self):
         """Coin return: get back exactly the coins inserted (buyer)"""
-        return run_idempotent(lambda hook: vending.reset(actor(), on_success=hook), COIN_RETURN_REPLY, None)
+        return run_idempotent(lambda: vending.reset(actor()), COIN_RETURN_REPLY)

@@ -1,4 +1,4 @@
-"""Engine set-up: liveness checks of pooled connections; SQLite pragmas and BEGIN IMMEDIATE for writes."""
+"""Engine set-up: pool sizes, liveness checks of pooled connections, SQLite pragmas and BEGIN IMMEDIATE."""
 
 import time
 
@@ -7,17 +7,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 
 
+def engine_options(url: str, *, pool_size: int, max_overflow: int, pool_timeout: float) -> dict:
+    """SQLALCHEMY_ENGINE_OPTIONS for `url`. The pool is per worker process and shared by its threads."""
+    if url.startswith("sqlite"):
+        return {}
+    return {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
+
+
 def configure_engine(engine: Engine, *, ping_after_idle: float = 0) -> None:
     _ping_idle_connections(engine, ping_after_idle)
-    if engine.dialect.driver == "psycopg":
-
-        @event.listens_for(engine, "connect")
-        def _no_automatic_prepare(dbapi_connection, _record):
-            # services.hotsql prepares the money path's statements by name. Once psycopg has prepared
-            # a statement of its own, every rollback makes it deallocate all of them (DEALLOCATE ALL),
-            # so its automatic preparation is off: other statements are planned each time they run.
-            dbapi_connection.prepare_threshold = None
-
     if engine.dialect.name != "sqlite":
         return
 
@@ -34,6 +32,7 @@ def configure_engine(engine: Engine, *, ping_after_idle: float = 0) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
+        # Write transactions ask for IMMEDIATE (app.data.transactions): the write lock before the first read.
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
 
@@ -42,9 +41,9 @@ def _ping_idle_connections(engine: Engine, after_idle: float) -> None:
     """Ping a pooled connection before use when it has rested `after_idle` seconds or more.
 
     A connection dropped while it rested in the pool (database restart, idle timeout, failover) is
-    replaced before a request sees it, as pool_pre_ping would do; a connection handed back a moment
-    ago by the previous request is not pinged again, which saves a round trip on every request of
-    a busy worker. Connections broken while in use are discarded by SQLAlchemy's disconnect handling.
+    replaced before a request sees it, as pool_pre_ping would do; one handed back a moment ago by
+    the previous request is not pinged again, which saves a round trip per request of a busy
+    worker. Connections broken while in use are discarded by SQLAlchemy's disconnect handling.
     """
 
     @event.listens_for(engine, "checkin")
