@@ -15,6 +15,17 @@ PIP := $(PIP_ENV) $(BIN)/pip
 # Keep these options as they are: Renovate reads them back from the lock files' headers (renovate.json).
 PIP_COMPILE := $(PIP_ENV) $(BIN)/pip-compile --quiet --allow-unsafe --generate-hashes --strip-extras
 
+# DATABASE_URL in SQLAlchemy's form (postgresql+psycopg://user:password@host:5432/name) as libpq takes it, for
+# make backup and make restore: shell assignments of PGURL (the driver and the password taken out), PGPASSWORD
+# (so the password never shows in `ps`) and DBNAME. No virtualenv needed.
+PG_ENV = $(PYTHON) -c 'import os, shlex, sys, urllib.parse as p; \
+	u = p.urlsplit(os.environ.get("DATABASE_URL", "")); \
+	u.scheme.split("+")[0] in ("postgresql", "postgres") or sys.exit("DATABASE_URL must name a PostgreSQL database, e.g. postgresql+psycopg://vending:secret@127.0.0.1:5432/vending"); \
+	who, at, where = u.netloc.rpartition("@"); user, _, password = who.partition(":"); \
+	print("PGURL=" + shlex.quote(u._replace(scheme="postgresql", netloc=user + at + where).geturl())); \
+	print("DBNAME=" + shlex.quote(p.unquote(u.path.lstrip("/")))); \
+	print("export PGPASSWORD=" + shlex.quote(p.unquote(password)) if password else "")'
+
 ## make venv: the runtime lock only (make run, make serve); make venv-dev: both locks (make test, lint, lock, bench)
 venv: $(VENV)/.installed-runtime
 venv-dev: $(VENV)/.installed-dev
@@ -64,6 +75,28 @@ test: venv-dev lint
 bench: venv-dev
 	@command -v wrk >/dev/null || apt-get install -y wrk || sudo -n apt-get install -y wrk || { echo "make bench needs wrk" >&2; exit 2; }
 	$(BIN)/python bench/bench.py
+
+## make backup: pg_dump of DATABASE_URL (custom format) into backups/<database>-<UTC time>.dump, or into BACKUP_FILE
+backup:
+	@env=$$($(PG_ENV)) || exit 2; eval "$$env"; \
+	file="$${BACKUP_FILE:-backups/$$DBNAME-$$(date -u +%Y%m%dT%H%M%SZ).dump}"; \
+	umask 077 && mkdir -p "$$(dirname "$$file")" && \
+	pg_dump --format=custom --file="$$file" --dbname="$$PGURL" && \
+	echo "backed up $$DBNAME into $$file"
+
+## make restore BACKUP_FILE=... DATABASE_URL=...: into an empty database (createdb it first), in one transaction;
+## refuses a database that holds tables unless FORCE=1, which drops and replaces what the backup holds
+restore:
+	@test -n "$$BACKUP_FILE" && test -f "$$BACKUP_FILE" || { echo "make restore needs BACKUP_FILE=<a file made by make backup>" >&2; exit 2; }
+	@env=$$($(PG_ENV)) || exit 2; eval "$$env"; \
+	relations=$$(psql --no-psqlrc --quiet --tuples-only --no-align --set=ON_ERROR_STOP=1 --dbname="$$PGURL" \
+		--command="select count(*) from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where n.nspname !~ '^pg_' and n.nspname <> 'information_schema'") || exit 1; \
+	if [ "$$relations" != 0 ] && [ "$$FORCE" != 1 ]; then \
+		echo "refusing to restore into $$DBNAME: it is not empty ($$relations tables, indexes, views or sequences); FORCE=1 replaces what the backup holds" >&2; exit 1; \
+	fi; \
+	pg_restore --no-owner --no-privileges --single-transaction --exit-on-error \
+		$$(if [ "$$FORCE" = 1 ]; then echo --clean --if-exists; fi) --dbname="$$PGURL" "$$BACKUP_FILE" && \
+	echo "restored $$BACKUP_FILE into $$DBNAME"
 
 lint: venv-dev
 	$(BIN)/ruff check .

@@ -186,7 +186,7 @@ def test_dockerfile_is_multi_stage_slim_and_unprivileged():
 
 def test_dockerignore_keeps_secrets_and_local_state_out():
     ignored = (ROOT / ".dockerignore").read_text().split()
-    for entry in (".git", ".venv", ".env", "instance", "tests"):
+    for entry in (".git", ".venv", ".env", "instance", "tests", "backups", "*.dump"):
         assert entry in ignored
 
 
