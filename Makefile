@@ -3,7 +3,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 export FLASK_APP := run.py
 
-.PHONY: run serve test lint venv venv-dev lock backup restore clean bench
+.PHONY: run serve test test-fast lint venv venv-dev lock backup restore clean bench
 
 # pip installs and resolves from PyPI only. Some machines (this project's own included) add wheel folders and
 # other indexes through the user's pip configuration and PIP_* variables: the venv's own pip.conf names PyPI,
@@ -71,6 +71,10 @@ test: venv-dev lint
 		echo "== TEST_DATABASE_URL not set: PostgreSQL run skipped"; \
 	fi
 
+## make test-fast: the maintainers' loop: services, API and web pages on SQLite, no lint, no browser, no servers
+test-fast: venv-dev
+	env -u TEST_DATABASE_URL $(BIN)/pytest -q tests/services tests/api tests/web tests/data
+
 ## make bench: load test under gunicorn on a throw-away PostgreSQL database, next to its ceilings (bench/README.md)
 bench: venv-dev
 	@command -v wrk >/dev/null || apt-get install -y wrk || sudo -n apt-get install -y wrk || { echo "make bench needs wrk" >&2; exit 2; }
@@ -98,9 +102,11 @@ restore:
 		$$(if [ "$$FORCE" = 1 ]; then echo --clean --if-exists; fi) --dbname="$$PGURL" "$$BACKUP_FILE" && \
 	echo "restored $$BACKUP_FILE into $$DBNAME"
 
+## make lint: ruff, bandit, and the layers (import-linter, contracts in pyproject.toml)
 lint: venv-dev
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -c pyproject.toml -r app -x tests
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -7,7 +7,7 @@ with Retry-After on every route, never a 500 (app.data.outages says which errors
 import logging
 from http import HTTPStatus
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, current_app, jsonify, make_response, render_template, request
 from jinja2 import TemplateNotFound
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -40,12 +40,19 @@ def service_error_body(error: ServiceError) -> dict:
     return error_body(error.http_status, error.message, errors)
 
 
-def html_error(status: int, message: str | None, *, outage: bool = False):
-    """The friendly page; during an outage it shows no account menu (that would need the database)."""
+def html_error(status: int, message: str | None):
+    """The friendly page."""
     try:
-        return render_template(f"errors/{status}.html", message=message, outage=outage), status
+        return render_template(f"errors/{status}.html", message=message), status
     except TemplateNotFound:
-        return render_template("errors/generic.html", status=status, message=message, outage=outage), status
+        return render_template("errors/generic.html", status=status, message=message), status
+
+
+def outage_page(message: str):
+    """The friendly 503 page, rendered without the context processors: Flask-Login's would load the
+    signed-in user from the database that is down. The page shows no account menu (`outage`)."""
+    page = current_app.jinja_env.get_template("errors/503.html")
+    return page.render(message=message, outage=True, request=request), 503
 
 
 def unavailable(message: str, retry_after: int):
@@ -54,7 +61,7 @@ def unavailable(message: str, retry_after: int):
         response = jsonify(error_body(503, message))
         response.status_code = 503
     else:
-        response = make_response(html_error(503, message, outage=True))
+        response = make_response(outage_page(message))
     response.headers["Retry-After"] = str(retry_after)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -5,7 +5,12 @@ Everything here drives the app through its HTTP API and checks the database with
 audit, so the same tests can be run against any version of the app.
 """
 
+import glob
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -137,3 +142,105 @@ def shop(fault_database, proxy):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def pid_with_local_port(port: int, among: list[int]) -> int | None:
+    """Which of the processes `among` owns the loopback TCP socket bound to `port` (from /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as listing:
+                lines = listing.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    for pid in among:
+        try:
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue
+        if any(link.startswith("socket:[") and link[8:-1] in inodes for link in links):
+            return pid
+    return None
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as status:
+                    stat = status.read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+class Cluster:
+    """A throw-away PostgreSQL cluster of the test's own (initdb, pg_ctl) on a free loopback port: the
+    test may stop and restart it. Run as the unprivileged `postgres` user when the tests run as root;
+    never the shared server."""
+
+    def __init__(self, workdir: str) -> None:
+        self.bin = self._bin_dir()
+        self.port = free_port()
+        self.data = os.path.join(workdir, "data")
+        self.log = os.path.join(workdir, "postgres.log")
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_user:
+            shutil.chown(workdir, "postgres")
+        self._run("initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8")
+        self.start()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    @staticmethod
+    def _bin_dir() -> str:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if found:
+            return os.path.dirname(found[-1])
+        initdb = shutil.which("initdb")
+        if initdb is None:
+            pytest.skip("initdb is not installed")
+        return os.path.dirname(initdb)
+
+    def _run(self, tool: str, *args: str) -> None:
+        result = subprocess.run([*self.as_user, os.path.join(self.bin, tool), *args],  # noqa: S603
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"{tool}: {result.stdout}{result.stderr}"
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {os.path.dirname(self.data)} -c fsync=off"
+        self._run("pg_ctl", "-D", self.data, "-o", options, "-l", self.log, "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "stop")
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def cluster(pg_server_url):
+    workdir = tempfile.mkdtemp(prefix="vending-cluster-")  # in /tmp itself: pytest's folders are root's only
+    cluster = Cluster(workdir)
+    try:
+        create_schema(cluster.url)
+        yield cluster
+    finally:
+        try:
+            cluster.stop("immediate")
+        except AssertionError:
+            pass  # already stopped
+        shutil.rmtree(workdir, ignore_errors=True)

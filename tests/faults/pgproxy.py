@@ -55,6 +55,7 @@ class PgProxy:
         self._release = threading.Event()
         self._lock = threading.Lock()
         self._connections: list[_Connection] = []
+        self.held_client: tuple | None = None  # (host, port) of the app's end of the held connection
         self._stopping = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -199,6 +200,7 @@ class PgProxy:
 
     def _hold(self, conn: _Connection) -> None:
         """Freeze until the client closes its end (a killed worker) or release() is called."""
+        self.held_client = conn.client.getpeername()
         self.held.set()
         conn.client.settimeout(0.05)
         while not self._release.is_set():

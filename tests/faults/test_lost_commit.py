@@ -59,6 +59,14 @@ def effects(shop: Shop, scene: Scene) -> dict:
     }
 
 
+OUTCOME = {  # what the answer to one run says (the buyer holds 50 + 20 + 20 before a buy, a reset, a deletion)
+    "deposit": lambda body: body["deposit"] == 100,
+    "buy": lambda body: (body["totalSpent"], body["change"]) == (35, [50, 5]),
+    "reset": lambda body: body["change"] == [50, 20, 20],
+    "refund": lambda body: (body["refunded"], body["change"]) == (35, [20, 10, 5]),
+    "delete account": lambda body: body["change"] == [50, 20, 20],
+}
+
 ONCE = {  # what exactly one run of each operation changes
     "deposit": {"coins inserted": 1, "deposit": 100},
     "buy": {"orders": 1, "deposit": -90, "stock": -1},
@@ -86,6 +94,7 @@ def test_a_retry_after_a_cut_commit_gets_the_first_outcome_and_the_operation_run
                                                           key=KEY)) for _ in range(2)]
     assert [a.status_code for a in answers[1:]] == [200, 200], answers[-1].get_data(as_text=True)
     outcome = next(a for a in answers if a.status_code == 200)
+    assert OUTCOME[operation](outcome.get_json()), outcome.get_json()  # the receipt of the run that happened
     for later in answers[answers.index(outcome) + 1:]:  # every answer after the first outcome repeats it
         assert later.get_json() == outcome.get_json()
         assert later.headers.get("Idempotent-Replayed") == "true"
