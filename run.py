@@ -1,8 +1,9 @@
-import os
+import sys
 
 import config
 from app import create_app
 
-CONFIGS = {"development": config.DevelopmentConfig, "production": config.ProductionConfig}
-
-app = create_app(CONFIGS[os.environ.get("APP_CONFIG", "development")]())
+try:
+    app = create_app(config.from_environment())
+except config.ConfigError as error:  # one line naming the variable, not a traceback
+    sys.exit(f"vending: {error}")

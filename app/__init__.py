@@ -1,5 +1,6 @@
 """Application factory: the table of contents of the app."""
 
+import logging
 import os
 
 from flask import Flask
@@ -17,6 +18,8 @@ from app.limits import init_limiter
 from app.security import register_security_headers, set_docs_csp
 from app.services import passwords
 from app.services.maintenance import Purger
+
+log = logging.getLogger(__name__)
 
 
 def create_app(config: object | None = None, **overrides) -> Flask:
@@ -44,6 +47,8 @@ def create_app(config: object | None = None, **overrides) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    for warning in app.config.get("STARTUP_WARNINGS", ()):
+        log.warning(warning)
     if app.config.get("PROXY_FIX_HOPS"):  # outermost: every layer inside sees the request as the proxy saw it
         hops = app.config["PROXY_FIX_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

@@ -1,4 +1,4 @@
-"""flask create-admin, flask audit, flask seed-demo."""
+"""flask create-admin, flask config, flask audit, flask purge-expired, flask seed-demo."""
 
 import sys
 
@@ -37,6 +37,21 @@ def register(app: Flask) -> None:
         except ServiceError as error:
             raise click.ClickException(error.message) from error
         click.echo(f"Created admin {user.username} (id {user.id})")
+
+    @app.cli.command("config")
+    def show_config() -> None:
+        """Print the effective settings (environment variables), secrets masked, and where each came from."""
+        import config
+
+        rows = config.describe(config.load_settings())
+        effective = {"DATABASE_URL": config.mask_url(app.config["SQLALCHEMY_DATABASE_URI"]),
+                     "SESSION_COOKIE_SECURE": str(app.config["SESSION_COOKIE_SECURE"]),
+                     "PASSWORD_CHECKS_PER_WORKER": str(app.config["PASSWORD_CHECKS_PER_WORKER"])}
+        width = max(len(name) for name, _, _ in rows)
+        for name, shown, source in rows:
+            if name in effective and source == "default":
+                shown, source = effective[name], "default, as in effect"
+            click.echo(f"{name:<{width}}  {shown}  ({source})")
 
     @app.cli.command("audit")
     def run_audit() -> None:

@@ -79,6 +79,8 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
         FLASK_DEBUG="0",
         PYTHONUNBUFFERED="1",
     )
+    # Production refuses per-process rate-limit counters unless asked for in writing; a test wanting Redis says so.
+    env.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     env.update(extra)
     return env
 

@@ -115,6 +115,8 @@ def test_without_proxy_fix_forwarded_headers_are_ignored(database_url, _schema, 
 
 def test_production_cookies_are_secure_httponly_lax(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "p" * 40)
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////tmp/vending-cookie-test.db")
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
     monkeypatch.delenv("SESSION_COOKIE_SECURE", raising=False)
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
     prod = config.ProductionConfig()
@@ -150,7 +152,7 @@ def test_run_py_picks_production_from_app_config(monkeypatch, tmp_path):
 
     code = "import run; print(run.app.config['SESSION_COOKIE_SECURE'], run.app.config['PREFERRED_URL_SCHEME'])"
     env = {"APP_CONFIG": "production", "SECRET_KEY": "s" * 40, "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
-           "PATH": "/usr/bin:/bin"}
+           "RATELIMIT_STORAGE_URI": "memory://", "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "https"]
