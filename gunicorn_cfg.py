@@ -52,6 +52,8 @@ def post_fork(server, worker):
     if not preload_app:
         return
     flask_app = server.app.wsgi()
+    if "sqlalchemy" not in getattr(flask_app, "extensions", {}):
+        return  # an app without a database (the benchmark's bare-Flask ceiling)
     from app.extensions import db
 
     with flask_app.app_context():

@@ -1,22 +1,27 @@
 -- Ceiling (b): the SQL a buy cycle needs, straight at PostgreSQL (pgbench -M prepared).
--- Two requests, as the app runs them: the bearer token is checked from the worker's read cache (no
--- SQL once warm), then one transaction each with the same row locks (user, product, tubes), in the
--- same order, the same writes and ledger rows.
+-- Two requests, as the app runs them: each checks its bearer token in the database (one indexed join,
+-- a statement of its own in autocommit), then one transaction each with the same row locks (user,
+-- product, tubes), in the same order, the same writes and ledger rows.
 -- pgbench clients use the last buyers (buyer_base + 1000 - client_id) so they never share a row
 -- with the wrk buy scenario; escrow moves by +-1 coin so an aborted cycle cannot unbalance money.
+-- The token check looks the session up by its user id here (pgbench cannot hash the token): the same
+-- shape, one unique-index probe and a join to users.
 \set uid :buyer_base + 1000 - :client_id
 \set pid random(:pmin, :pmax)
 
--- POST /api/v1/deposit {"coin": 100}: the row locked and the coin added in one statement, then its ledger row
+-- POST /api/v1/deposit {"coin": 100}
+SELECT auth_sessions.id, auth_sessions.user_id, auth_sessions.expires_at, auth_sessions.last_seen_at, users.role, users.username, users.deposit, users.created_at FROM auth_sessions JOIN users ON users.id = auth_sessions.user_id WHERE auth_sessions.user_id = :uid LIMIT 1;
 BEGIN;
 UPDATE users SET deposit = deposit + 100, escrow_100 = escrow_100 + 1 WHERE id = :uid AND deposit + 100 <= 10000 RETURNING deposit, escrow_5, escrow_10, escrow_20, escrow_50, escrow_100;
 INSERT INTO ledger_entries (created_at, kind, user_id, order_id, c5, c10, c20, c50, c100, cents) VALUES (now(), 'coin_inserted', :uid, NULL, 0, 0, 0, 0, 1, 100);
 COMMIT;
 
 -- POST /api/v1/buy {"productId": pid, "amount": 1}
+SELECT auth_sessions.id, auth_sessions.user_id, auth_sessions.expires_at, auth_sessions.last_seen_at, users.role, users.username, users.deposit, users.created_at FROM auth_sessions JOIN users ON users.id = auth_sessions.user_id WHERE auth_sessions.user_id = :uid LIMIT 1;
 BEGIN;
 SELECT id, username, deposit, escrow_5, escrow_10, escrow_20, escrow_50, escrow_100 FROM users WHERE id = :uid FOR UPDATE \gset b_
-UPDATE products SET amount_available = amount_available - 1, updated_at = now() WHERE id = :pid AND on_sale IS true AND amount_available >= 1 AND cost * 1 <= 100 RETURNING id, product_name, cost, seller_id, refundable, (SELECT username FROM users WHERE users.id = products.seller_id) AS seller_username \gset p_
+SELECT id, product_name, cost, amount_available, seller_id, refundable, on_sale, (SELECT username FROM users WHERE users.id = products.seller_id) AS seller_username FROM products WHERE id = :pid FOR UPDATE OF products \gset p_
+UPDATE products SET amount_available = amount_available - 1, updated_at = now() WHERE id = :pid;
 -- the app empties the escrow (SET deposit = 0, escrow_5 = 0, ...): the same statement shape, moving exactly the coin inserted
 UPDATE users SET deposit = deposit - 100, escrow_5 = escrow_5 - 0, escrow_10 = escrow_10 - 0, escrow_20 = escrow_20 - 0, escrow_50 = escrow_50 - 0, escrow_100 = escrow_100 - 1 WHERE id = :uid;
 SELECT coin, count FROM coin_tubes ORDER BY coin FOR UPDATE;

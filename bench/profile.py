@@ -1,12 +1,13 @@
 """Profile one bench scenario in-process with pyinstrument: where does a request's time go?
 
-    .venv/bin/python bench/profile.py catalogue|me|buy [requests]
+    .venv/bin/python bench/profile.py catalogue|me|buy [requests]      (PROFILE_ALL=1: every frame)
 
 Creates and seeds a throw-away database like make bench, sends the requests through Flask's
 test client (no gunicorn, no network: only the app's own cost), prints the call tree, drops the
 database.
 """
 
+import os
 import secrets
 import sys
 import tempfile
@@ -62,7 +63,7 @@ def main() -> None:
         profiler.stop()
         print(f"{scenario}: {count} requests (cycles) in {profiler.last_session.duration:.2f} s "
               f"= {profiler.last_session.duration / count * 1000:.2f} ms each")
-        print(profiler.output_text(unicode=False, color=False, show_all=False))
+        print(profiler.output_text(unicode=False, color=False, show_all=bool(os.environ.get("PROFILE_ALL"))))
     finally:
         bench.admin_execute(bench.SETTINGS["server"], f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -1,6 +1,6 @@
 """The coin tubes: what the machine holds to pay change from. The one module that reads or moves them."""
 
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 
 from app.data.transactions import write_transaction
 from app.extensions import db
@@ -14,6 +14,12 @@ MAX_TUBE_COUNT = 1_000_000
 TUBES = CoinTube.__table__
 
 
+LOCK_TUBES = select(TUBES.c.coin, TUBES.c.count).order_by(TUBES.c.coin).with_for_update()
+MOVE_COINS = update(TUBES).values(
+    count=TUBES.c.count + case({coin: bindparam(f"delta_{coin}") for coin in COINS}, value=TUBES.c.coin, else_=0)
+)
+
+
 def lock_tubes(initial_float: int) -> dict[int, int]:
     """Every tube's count, the rows locked (in coin order) until the transaction ends.
 
@@ -21,8 +27,7 @@ def lock_tubes(initial_float: int) -> dict[int, int]:
     ledger. Two first sales racing to do it: one insert wins, the other's unique violation makes its
     transaction run again (app.data.transactions), and then it finds the rows.
     """
-    rows = db.session.execute(select(CoinTube.coin, CoinTube.count).order_by(CoinTube.coin).with_for_update())
-    counts = {coin: count for coin, count in rows}
+    counts = {coin: count for coin, count in db.session.execute(LOCK_TUBES)}
     missing = {coin: initial_float for coin in COINS if coin not in counts}
     if missing:
         db.session.execute(insert(TUBES).values([{"coin": coin, "count": n} for coin, n in missing.items()]))
@@ -34,8 +39,7 @@ def lock_tubes(initial_float: int) -> dict[int, int]:
 def move_coins(delta: dict[int, int]) -> None:
     """Add a signed count to every tube in one statement (the tubes must be locked)."""
     if any(delta.values()):
-        change = case({coin: delta.get(coin, 0) for coin in COINS}, value=TUBES.c.coin, else_=0)
-        db.session.execute(update(TUBES).values(count=TUBES.c.count + change))
+        db.session.execute(MOVE_COINS, {f"delta_{coin}": delta.get(coin, 0) for coin in COINS})
 
 
 @write_transaction

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.data.transactions import Contention, write_transaction
@@ -106,22 +106,28 @@ def open_session(user_id: int, *, kind: str, ttl_seconds: int, user_agent: str |
     return LoginResult(token, session_row.expires_at, user, session_row.id, others)
 
 
+CHECK_TOKEN = (
+    select(
+        AuthSession.id, AuthSession.user_id, AuthSession.expires_at, AuthSession.last_seen_at,
+        User.role, User.username, User.deposit, User.created_at,
+    )
+    .join(User, User.id == AuthSession.user_id)
+    .where(AuthSession.token_hash == bindparam("token_hash"))
+)
+
+
 def authenticate(token: str) -> tuple[Actor, Account]:
     """The actor behind a token and its account, or Unauthorized: one indexed join, no cache.
 
-    Activity is recorded at most once a minute per session (see _touch).
+    The check is one statement on a connection in autocommit, not a transaction of the request's
+    session: one round trip instead of three (BEGIN, the SELECT, and the ROLLBACK before the request's
+    write or at its end), on every signed-in request. Activity is recorded at most once a minute per
+    session (see _touch).
     """
     now = utcnow()
-    row = db.session.execute(
-        select(
-            AuthSession.id, AuthSession.user_id, AuthSession.expires_at, AuthSession.last_seen_at,
-            User.role, User.username, User.deposit, User.created_at,
-        )
-        .join(User, User.id == AuthSession.user_id)
-        .where(AuthSession.token_hash == hash_token(token))
-    ).first()
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        row = connection.execute(CHECK_TOKEN, {"token_hash": hash_token(token)}).first()
     if row is None or row.expires_at <= now:
-        db.session.rollback()
         raise Unauthorized(SESSION_ENDED)
     if now - row.last_seen_at > LAST_SEEN_RESOLUTION:
         _touch(row.id, now)
