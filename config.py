@@ -243,6 +243,7 @@ class TestConfig(Config):
         self.SECRET_KEY = "test-secret-key"
         self.SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
         self.PASSWORD_HASH_FAST = True
+        self.PASSWORD_CHECKS_PER_WORKER = 16  # the suite's threads share one process; the cap has its own tests
         self.RATELIMIT_ENABLED = False
         self.WTF_CSRF_ENABLED = False
         self.SENTRY_DSN = None

@@ -15,7 +15,7 @@ from app.extensions import api as openapi  # not `api`: the app.api package woul
 from app.extensions import bootstrap, csrf, db, login_manager, migrate
 from app.home.auth import BrowserSessionInterface
 from app.limits import init_limiter
-from app.security import register_security_headers, set_docs_csp
+from app.security import register_no_store, register_security_headers, set_docs_csp
 from app.services import passwords
 from app.services.maintenance import Purger
 
@@ -42,7 +42,8 @@ def create_app(config: object | None = None, **overrides) -> Flask:
         ),
         **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
     }
-    passwords.configure(fast=app.config.get("PASSWORD_HASH_FAST", False))
+    passwords.configure(fast=app.config.get("PASSWORD_HASH_FAST", False),
+                        checks_at_once=app.config.get("PASSWORD_CHECKS_PER_WORKER", 1))
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -69,6 +70,7 @@ def register_extensions(app: Flask) -> None:
     app.extensions["purger"] = Purger()
     app.session_interface = BrowserSessionInterface()
     register_security_headers(app)
+    register_no_store(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -1,4 +1,10 @@
-"""Rate limits on the doors that guessers knock on: login (per address and per username) and registration.
+"""Rate limits on the doors that guessers knock on: every password check and registration.
+
+One budget per client address and one per account, whichever door is used: a wrong password on the API's
+login, on the web login form or in an API password change (`currentPassword`) all count against the same
+two counters, and an API or web registration against the same per-address counter. Flask-Limiter's
+`shared_limit` keys a counter by its scope and key only; `limit(scope=...)` would add each endpoint and
+so give every door a budget of its own.
 
 Counters live in RATELIMIT_STORAGE_URI (memory:// by default, Redis in production so that every app
 server shares them). With RATELIMIT_IN_MEMORY_FALLBACK_ENABLED a dead Redis makes each process count
@@ -10,7 +16,9 @@ from flask import Flask, current_app, jsonify, request
 from flask_limiter import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
+from app.api.base import json_body_or_none
 from app.extensions import limiter
+from app.services import users
 
 
 def init_limiter(app: Flask) -> None:
@@ -38,30 +46,49 @@ def register_rate_limit() -> str:
     return current_app.config["REGISTER_RATE_LIMIT"]
 
 
+def _account(username_key: str) -> str:
+    return f"username:{username_key[:200]}"
+
+
 def username_key() -> str:
-    """The username being tried (JSON body or form), case-folded like the accounts' username_key."""
-    body = request.get_json(silent=True) if request.is_json else None
+    """The account a login tries (JSON body or form), case-folded like the accounts' username_key. Only
+    read from a body that parses: anything else is refused by the form or the body parser afterwards."""
+    body = json_body_or_none(request)
     name = body.get("username") if isinstance(body, dict) else request.form.get("username")
     if not isinstance(name, str) or not name.strip():
         return f"no-username:{get_remote_address()}"
-    return f"username:{name.strip().lower()[:200]}"
+    return _account(name.strip().lower())
+
+
+def account_in_path_key() -> str:
+    """The account whose password a password change checks (the <user_id> in the path): the same counter as
+    that account's logins."""
+    user_id = (request.view_args or {}).get("user_id")
+    key = users.username_key_of(user_id) if isinstance(user_id, int) else None
+    return _account(key) if key else f"no-account:{get_remote_address()}"
 
 
 TOO_MANY_LOGINS = "Too many sign-in attempts; wait a minute and try again"
+TOO_MANY_PASSWORD_CHECKS = "Too many password attempts; wait a minute and try again"
 TOO_MANY_ACCOUNTS = "Too many accounts created from this address; wait a minute and try again"
+PASSWORD_CHECKS_PER_ADDRESS = "password-checks-address"
+PASSWORD_CHECKS_PER_ACCOUNT = "password-checks-account"
 
-# Shared by the API and the web forms (same scopes, so one counter per client across both). Only
-# submissions count: the web pages also answer GET with the empty form.
-# Stack both login limits on a login view: a guesser is slowed per address and a distributed guesser per account.
-login_limit_per_address = limiter.limit(
-    login_rate_limit, key_func=get_remote_address, scope="login-address", methods=["POST"],
-    error_message=TOO_MANY_LOGINS,
-)
-login_limit_per_username = limiter.limit(
-    login_rate_limit, key_func=username_key, scope="login-username", methods=["POST"],
-    error_message=TOO_MANY_LOGINS,
-)
-registration_limit = limiter.limit(
-    register_rate_limit, key_func=get_remote_address, scope="register-address", methods=["POST"],
-    error_message=TOO_MANY_ACCOUNTS,
-)
+
+def _shared(limit_value, scope, key_func, method, message):
+    return limiter.shared_limit(limit_value, scope, key_func=key_func, methods=[method], error_message=message)
+
+
+# Stack both on every view that checks a password: a guesser is slowed per address, a distributed guesser
+# per account. Only submissions count: the web pages also answer GET with the empty form.
+login_limit_per_address = _shared(login_rate_limit, PASSWORD_CHECKS_PER_ADDRESS, get_remote_address, "POST",
+                                  TOO_MANY_LOGINS)
+login_limit_per_username = _shared(login_rate_limit, PASSWORD_CHECKS_PER_ACCOUNT, username_key, "POST",
+                                   TOO_MANY_LOGINS)
+# Put these inside the token check: only a signed-in request reaches the password it names.
+password_change_limit_per_address = _shared(login_rate_limit, PASSWORD_CHECKS_PER_ADDRESS, get_remote_address,
+                                            "PATCH", TOO_MANY_PASSWORD_CHECKS)
+password_change_limit_per_account = _shared(login_rate_limit, PASSWORD_CHECKS_PER_ACCOUNT, account_in_path_key,
+                                            "PATCH", TOO_MANY_PASSWORD_CHECKS)
+registration_limit = _shared(register_rate_limit, "registrations-address", get_remote_address, "POST",
+                             TOO_MANY_ACCOUNTS)

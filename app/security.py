@@ -5,6 +5,10 @@ The Content-Security-Policy allows only the app's own assets. The one exception 
 sha256 of the inline scripts it actually serves (never 'unsafe-inline' for scripts), plus inline
 styles, which Swagger UI's React components set.
 
+Every reply to a signed-in request (a bearer token, or a browser session holding one) is
+`Cache-Control: no-store`: balances, orders and user lists must not stay in a browser's or a proxy's
+cache after logout. Public replies (the anonymous catalogue, product pictures) keep their own caching.
+
 The headers are added by a WSGI middleware, as fixed (name, value) pairs appended to the list the
 app hands to the server: setting them one by one on each Flask response cost about a tenth of a
 deposit's CPU (measured).
@@ -14,7 +18,9 @@ import base64
 import hashlib
 import re
 
-from flask import Flask, Response
+from flask import Flask, Response, request, session
+
+from app.home.auth import TOKEN_KEY
 
 CSP = "; ".join(
     [
@@ -95,3 +101,23 @@ def register_security_headers(app: Flask) -> None:
     """Wrap the app (inside ProxyFix, create_app): https is judged when the response starts, by then
     as the proxy said."""
     app.wsgi_app = SecurityHeaders(app.wsgi_app)
+
+
+def signed_in() -> bool:
+    """The request carries credentials: a bearer token (API) or a browser session with its token (web pages;
+    the API never opens the session)."""
+    if "Authorization" in request.headers:
+        return True
+    return not request.path.startswith("/api/") and session.get(TOKEN_KEY) is not None
+
+
+def no_store_when_signed_in(response: Response) -> Response:
+    if request.endpoint is not None and request.endpoint.endswith("static"):
+        return response  # the app's own CSS and scripts: the same for everyone
+    if signed_in():
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def register_no_store(app: Flask) -> None:
+    app.after_request(no_store_when_signed_in)

@@ -47,10 +47,45 @@ def check_text(value) -> None:
             stack.extend(item)
 
 
+class UnreadableBody(ValueError):
+    """A JSON body no parse can use: its status (400 or 422) and the message for the client."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def decode_json(raw: bytes):
+    """The JSON value of a body, or UnreadableBody for anything json.loads or the database cannot take:
+    malformed, nested too deeply or holding unpaired surrogates (400), or a number beyond Python's
+    integer-conversion limit (422: json.loads raises a bare ValueError for it)."""
+    try:
+        value = json.loads(raw)
+        check_text(value)
+    except RecursionError:
+        raise UnreadableBody(400, "JSON nested too deeply.") from None
+    except (json.JSONDecodeError, UnicodeError):
+        raise UnreadableBody(400, "Invalid JSON body.") from None
+    except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        raise UnreadableBody(422, "Number too large.") from None
+    return value
+
+
+def json_body_or_none(req):
+    """The request's JSON body, or None when it has none or an unreadable one. For the readers that run
+    before the body parser (rate-limit keys, idempotency fingerprints): the parser answers the refusal.
+    Flask's get_json(silent=True) is no substitute: it lets RecursionError through."""
+    if not req.is_json:
+        return None
+    try:
+        return decode_json(req.get_data(cache=True))
+    except UnreadableBody:
+        return None
+
+
 class JSONBodyParser(FlaskParser):
-    """webargs' parser with a JSON loader that answers every body json.loads or the database cannot
-    take with a 4xx, never a crash: malformed, nested too deeply or holding unpaired surrogates
-    (400), or a number beyond Python's integer-conversion limit (422)."""
+    """webargs' parser with a JSON loader that answers every body decode_json refuses with a 4xx, never a crash."""
 
     def load_json(self, req, schema):
         if not req.is_json:
@@ -59,15 +94,9 @@ class JSONBodyParser(FlaskParser):
         if not raw:
             return missing
         try:
-            value = json.loads(raw)
-            check_text(value)
-        except RecursionError:
-            abort(400, messages={"json": ["JSON nested too deeply."]})
-        except (json.JSONDecodeError, UnicodeError):
-            abort(400, messages={"json": ["Invalid JSON body."]})
-        except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
-            abort(422, messages={"json": ["Number too large."]})
-        return value
+            return decode_json(raw)
+        except UnreadableBody as refused:
+            abort(refused.status, messages={"json": [refused.message]})
 
 
 class VendingBlueprint(Blueprint):

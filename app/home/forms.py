@@ -52,7 +52,7 @@ class RegisterForm(FlaskForm):
         service_rule(users.check_username, field.data)
 
     def validate_password(self, field):
-        service_rule(users.check_password, field.data)
+        service_rule(users.check_password, field.data, "password", self.username.data)
 
 
 class LoginForm(FlaskForm):

@@ -4,6 +4,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import Select, delete, func, select, update
+from zxcvbn import zxcvbn
 
 from app.data.transactions import write_transaction
 from app.extensions import db
@@ -16,6 +17,9 @@ from app.services.vending import escrow_of, return_escrow
 USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]{3,32}$"
 USERNAME_RULE = "3-32 characters: letters, digits, _ . -"
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
+# zxcvbn's score: 0 and 1 are passwords found within a million guesses (lists of common passwords, names,
+# keyboard walks, repeats and sequences); 2 and up are refused by no list.
+MIN_PASSWORD_SCORE = 2
 SELF_SERVICE_ROLES = ("buyer", "seller")
 USERS = User.__table__
 PRODUCTS = Product.__table__
@@ -31,17 +35,27 @@ def check_username(username: str) -> None:
         raise InvalidInput(f"Username must be {USERNAME_RULE}", field="username")
 
 
-def check_password(password: str, field: str = "password") -> None:
+def check_password(password: str, field: str = "password", username: str | None = None) -> None:
+    """A new password: 8-128 characters, no NUL, and not common or easy to guess (zxcvbn, which also knows the
+    account's own name). Only new passwords are judged: logins never are, so existing accounts keep working."""
     if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         raise InvalidInput(f"Password must be {PASSWORD_MIN}-{PASSWORD_MAX} characters", field=field)
     if "\x00" in password:
         raise InvalidInput("Password must not contain NUL characters", field=field)
+    # zxcvbn refuses inputs over 72 characters (its matching grows fast with length); a weak password is
+    # weak within its first 72 characters.
+    strength = zxcvbn(password[:72], user_inputs=[username] if username else [])
+    if strength["score"] < MIN_PASSWORD_SCORE:
+        warning = strength["feedback"]["warning"].rstrip(".")
+        reason = f": {warning[:1].lower()}{warning[1:]}" if warning else ""
+        raise InvalidInput(f"Password is too common or too easy to guess{reason}; "
+                           "add a few uncommon words", field=field)
 
 
 def register(username: str, password: str, role: str, *, allow_admin: bool = False) -> User:
     """Create an account. `admin` only through the create-admin command."""
     check_username(username)
-    check_password(password)
+    check_password(password, username=username)
     if role not in SELF_SERVICE_ROLES and not (allow_admin and role == "admin"):
         raise InvalidInput("Role must be buyer or seller", field="role")
     password_hash = passwords.hash_password(password)  # slow: outside the write transaction
@@ -66,6 +80,11 @@ def get_user(actor: Actor, user_id: int) -> User:
     return user
 
 
+def username_key_of(user_id: int) -> str | None:
+    """The account's case-folded username (what its logins are counted by), or None when there is none."""
+    return db.session.scalar(select(User.username_key).where(User.id == user_id))
+
+
 def all_users(actor: Actor, role: str | None = None) -> Select:
     require_role(actor, "admin")
     stmt = select(User).order_by(User.id)
@@ -77,7 +96,7 @@ def all_users(actor: Actor, role: str | None = None) -> Select:
 def change_password(actor: Actor, user_id: int, current_password: str, new_password: str) -> int:
     """Change the password and end every other session of the account; returns how many ended."""
     user = get_user(actor, user_id)
-    check_password(new_password, field="password")
+    check_password(new_password, field="password", username=user.username)
     stored_hash = user.password_hash
     db.session.rollback()
     if not passwords.verify_password(stored_hash, current_password):

@@ -4,6 +4,7 @@ import json
 
 from flask import current_app, g, request
 
+from app.api.base import json_body_or_none
 from app.errors import service_error_body
 from app.services import idempotency
 from app.services.errors import ServiceError
@@ -38,7 +39,7 @@ IDEMPOTENCY_DOC = {
 
 
 def _fingerprint() -> str:
-    return idempotency.fingerprint(request.method, request.path, request.get_json(silent=True))
+    return idempotency.fingerprint(request.method, request.path, json_body_or_none(request))
 
 
 def _response(reply: idempotency.Reply):

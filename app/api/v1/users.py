@@ -5,7 +5,11 @@ from app.api.v1.idempotent import IDEMPOTENCY_DOC, run_idempotent
 from app.api.v1.schemas import CoinListSchema, PasswordChangeSchema, RegisterSchema, UserQuerySchema, UserSchema
 from app.api.v1.security import account, actor, auth_required
 from app.data.pages import paginate
-from app.limits import registration_limit
+from app.limits import (
+    password_change_limit_per_account,
+    password_change_limit_per_address,
+    registration_limit,
+)
 from app.services import users
 
 DELETION_REPLY = CoinListSchema()
@@ -51,8 +55,11 @@ class UserById(MethodView):
         return users.get_user(actor(), user_id)
 
     @auth_required
+    @password_change_limit_per_address
+    @password_change_limit_per_account
     @blp.arguments(PasswordChangeSchema())
     @blp.response(200, UserSchema)
+    @blp.alt_response(429, description="Too many password attempts from this address or for this account")
     def patch(self, data, user_id):
         """Change the password; every other session of the account ends"""
         users.change_password(actor(), user_id, data["current_password"], data["password"])
