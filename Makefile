@@ -54,11 +54,21 @@ run: venv
 	$(BIN)/flask seed-demo
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
-## make serve: production shape locally: migrate, then gunicorn + ProductionConfig on 127.0.0.1:8000 (needs SECRET_KEY)
+## make serve: production shape locally: migrate, then gunicorn + ProductionConfig on 127.0.0.1:8000 (needs SECRET_KEY).
+## Rate-limit counters in the local Redis when it answers (RATELIMIT_STORAGE_URI, if set, wins; memory:// keeps them
+## per worker); the database is DATABASE_URL, or SQLite in instance/ spelled out here.
 serve: venv
 	@test -n "$$SECRET_KEY" || { echo 'make serve needs SECRET_KEY (32+ random characters): SECRET_KEY=$$(python3 -c "import secrets; print(secrets.token_urlsafe(32))") make serve' >&2; exit 2; }
-	APP_CONFIG=production $(BIN)/flask db upgrade
-	APP_CONFIG=production SESSION_COOKIE_SECURE=$${SESSION_COOKIE_SECURE:-0} $(BIN)/gunicorn -c gunicorn_cfg.py run:app
+	@if [ -z "$$RATELIMIT_STORAGE_URI" ]; then \
+		if $(BIN)/python -c 'import redis; redis.Redis(socket_connect_timeout=0.5, socket_timeout=0.5).ping()' 2>/dev/null; then \
+			RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/0; echo "== rate-limit counters in the local Redis: $$RATELIMIT_STORAGE_URI"; \
+		else \
+			echo "make serve: no Redis answers on 127.0.0.1:6379 for the rate-limit counters; start one, or RATELIMIT_STORAGE_URI=memory:// make serve to count in each worker" >&2; exit 2; \
+		fi; \
+	fi; \
+	export RATELIMIT_STORAGE_URI DATABASE_URL="$${DATABASE_URL:-sqlite:///$(CURDIR)/instance/vending.db}" APP_CONFIG=production; \
+	mkdir -p instance && $(BIN)/flask db upgrade && \
+	SESSION_COOKIE_SECURE=$${SESSION_COOKIE_SECURE:-0} exec $(BIN)/gunicorn -c gunicorn_cfg.py run:app
 
 ## make test: lint, then the whole suite on SQLite, and again on PostgreSQL when TEST_DATABASE_URL is set
 ## (read cache versions: a file on the SQLite run, Redis on the PostgreSQL run)
