@@ -1,7 +1,7 @@
 -- Ceiling (b): the SQL a buy cycle needs, straight at PostgreSQL (pgbench -M prepared).
 -- Two requests, as the app runs them: each checks its bearer token in the database (one indexed join,
 -- a statement of its own in autocommit), then one transaction each with the same row locks (user,
--- product, tubes), in the same order, the same writes and ledger rows.
+-- product, tubes), in the same order, the same writes, sales totals and ledger rows.
 -- pgbench clients use the last buyers (buyer_base + 1000 - client_id) so they never share a row
 -- with the wrk buy scenario; escrow moves by +-1 coin so an aborted cycle cannot unbalance money.
 -- The token check looks the session up by its user id here (pgbench cannot hash the token): the same
@@ -27,5 +27,6 @@ UPDATE users SET deposit = deposit - 100, escrow_5 = escrow_5 - 0, escrow_10 = e
 SELECT coin, count FROM coin_tubes ORDER BY coin FOR UPDATE;
 UPDATE coin_tubes SET count = count + CASE coin WHEN 5 THEN -1 WHEN 10 THEN -1 WHEN 20 THEN 0 WHEN 50 THEN -1 WHEN 100 THEN 1 ELSE 0 END;
 INSERT INTO orders (buyer_id, seller_id, product_id, buyer_username, seller_username, product_name, unit_cost, amount, total_spent, paid_in, change, status, refunded_amount, refund_change, refundable, created_at, refunded_at) VALUES (:uid, :p_seller_id, :pid, :b_username, :p_seller_username, :p_product_name, 35, 1, 35, 100, '[50, 10, 5]', 'paid', 0, NULL, false, now(), NULL) RETURNING id \gset o_
+INSERT INTO sales_days (seller_id, product_id, day, orders, units, revenue, refunded_orders, refunded_units, refunded_revenue) VALUES (:p_seller_id, :pid, CAST(now() AT TIME ZONE 'UTC' AS date), 1, 1, 35, 0, 0, 0) ON CONFLICT (seller_id, product_id, day) DO UPDATE SET orders = sales_days.orders + excluded.orders, units = sales_days.units + excluded.units, revenue = sales_days.revenue + excluded.revenue, refunded_orders = sales_days.refunded_orders + excluded.refunded_orders, refunded_units = sales_days.refunded_units + excluded.refunded_units, refunded_revenue = sales_days.refunded_revenue + excluded.refunded_revenue;
 INSERT INTO ledger_entries (created_at, kind, user_id, order_id, c5, c10, c20, c50, c100, cents) VALUES (now(), 'escrow_to_tubes', :uid, :o_id, 0, 0, 0, 0, 1, 100), (now(), 'change_paid', :uid, :o_id, 1, 1, 0, 1, 0, 65);
 COMMIT;

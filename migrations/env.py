@@ -93,6 +93,9 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        from app.models.columns import in_schema_of
+
+        conf_args.setdefault("include_object", in_schema_of(connection.dialect.name))
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

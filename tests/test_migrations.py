@@ -1,6 +1,7 @@
 """The committed Alembic migrations build exactly the schema the models describe, on every database."""
 
 import os
+from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -11,6 +12,7 @@ from sqlalchemy import inspect, text
 import config
 from app import create_app
 from app.extensions import db
+from app.models.columns import in_schema_of
 from tests.dbutil import throwaway_database
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -24,7 +26,8 @@ def differences_after_upgrade(url: str) -> list:
             with db.engine.connect() as conn:
                 tables = set(inspect(conn).get_table_names())
                 context = MigrationContext.configure(conn, opts={"compare_type": True,
-                                                                 "compare_server_default": False})
+                                                                 "compare_server_default": False,
+                                                                 "include_object": in_schema_of(conn.dialect.name)})
                 diff = compare_metadata(context, db.metadata)
                 head = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         finally:
@@ -44,3 +47,71 @@ def test_migrations_match_the_models_on_sqlite(tmp_path):
 def test_migrations_match_the_models_on_postgresql():
     with throwaway_database(os.environ["TEST_DATABASE_URL"], "vending_migrate") as url:
         assert differences_after_upgrade(url) == []
+
+
+SEED_AT_0002 = [
+    "INSERT INTO users (id, username, username_key, password_hash, role, deposit, escrow_5, escrow_10, escrow_20, "
+    "escrow_50, escrow_100, created_at) VALUES (1, 'sam', 'sam', 'x', 'seller', 0, 0, 0, 0, 0, 0, :now), "
+    "(2, 'bea', 'bea', 'x', 'buyer', 0, 0, 0, 0, 0, 0, :now)",
+    "INSERT INTO products (id, product_name, name_key, cost, amount_available, units_stocked, seller_id, "
+    "refundable, on_sale, image_version, created_at, updated_at) "
+    "VALUES (1, 'Cola', 'cola', 35, 8, 10, 1, true, true, 0, :now, :now)",
+    "INSERT INTO coin_tubes (coin, count) VALUES (5, 8), (10, 7), (20, 8), (50, 11), (100, 11)",
+    "INSERT INTO orders (id, buyer_id, seller_id, product_id, buyer_username, seller_username, product_name, "
+    "unit_cost, amount, total_spent, paid_in, change, status, refunded_amount, refund_change, refundable, "
+    "created_at, refunded_at) "
+    "VALUES (1, 2, 1, 1, 'bea', 'sam', 'Cola', 35, 2, 70, 100, '[20, 10]', 'paid', 0, NULL, true, :now, NULL), "
+    "(2, 2, 1, 1, 'bea', 'sam', 'Cola', 35, 1, 35, 50, '[10, 5]', 'refunded', 35, '[20, 10, 5]', true, :now, :now)",
+    "INSERT INTO ledger_entries (created_at, kind, user_id, order_id, c5, c10, c20, c50, c100, cents) VALUES "
+    "(:now, 'float_loaded', NULL, NULL, 10, 10, 10, 10, 10, 1850), "
+    "(:now, 'coin_inserted', 2, NULL, 0, 0, 0, 0, 1, 100), (:now, 'escrow_to_tubes', 2, 1, 0, 0, 0, 0, 1, 100), "
+    "(:now, 'change_paid', 2, 1, 0, 1, 1, 0, 0, 30), (:now, 'coin_inserted', 2, NULL, 0, 0, 0, 1, 0, 50), "
+    "(:now, 'escrow_to_tubes', 2, 2, 0, 0, 0, 1, 0, 50), (:now, 'change_paid', 2, 2, 1, 1, 0, 0, 0, 15), "
+    "(:now, 'refund_paid', 2, 2, 1, 1, 1, 0, 0, 35)",
+]
+
+
+def upgrade_a_database_with_data(url: str) -> None:
+    from app.services.audit import run_audit
+
+    app = create_app(config.TestConfig(), SQLALCHEMY_DATABASE_URI=url)
+    with app.app_context():
+        try:
+            upgrade(directory=MIGRATIONS, revision="0002")
+            now = datetime.now(UTC)
+            with db.engine.begin() as conn:
+                for statement in SEED_AT_0002:
+                    conn.execute(text(statement), {"now": now})
+                if conn.dialect.name == "postgresql":  # the rows above were given their ids
+                    for table in ("users", "products", "orders", "ledger_entries"):
+                        conn.execute(text(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))"))
+
+            upgrade(directory=MIGRATIONS)
+
+            report = run_audit()
+            assert report.clean, report.render()
+            assert report.checked["sales days"] == 1
+            with db.engine.connect() as conn:
+                day = conn.execute(text("SELECT orders, units, revenue, refunded_orders, refunded_units, "
+                                        "refunded_revenue FROM sales_days")).one()
+                assert tuple(day) == (1, 2, 70, 1, 1, 35)
+                assert conn.execute(text("SELECT id FROM orders ORDER BY id")).scalars().all() == [1, 2]
+                if conn.dialect.name == "postgresql":
+                    types = dict(conn.execute(text(
+                        "SELECT table_name, data_type FROM information_schema.columns WHERE column_name = 'id' "
+                        "AND table_name IN ('orders', 'ledger_entries', 'auth_sessions', 'idempotency_keys')")).all())
+                    assert set(types.values()) == {"bigint"}, types
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_the_migrations_upgrade_a_database_with_money_in_it_on_sqlite(tmp_path):
+    upgrade_a_database_with_data(f"sqlite:///{tmp_path / 'with-data.db'}")
+
+
+@pytest.mark.skipif(not (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgresql"),
+                    reason="needs TEST_DATABASE_URL pointing at PostgreSQL")
+def test_the_migrations_upgrade_a_database_with_money_in_it_on_postgresql():
+    with throwaway_database(os.environ["TEST_DATABASE_URL"], "vending_migrate") as url:
+        upgrade_a_database_with_data(url)

@@ -1,10 +1,14 @@
-"""One way to cut a list into pages: LIMIT/OFFSET of a select(), with the total from COUNT."""
+"""Cutting lists into pages: numbered pages (LIMIT/OFFSET and a COUNT) for the small lists, keyset
+pages (a cursor, no count) for the ones that grow without bound: the orders."""
 
+import base64
+import json
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, tuple_
 
 from app.extensions import db
 
@@ -74,3 +78,70 @@ def paginate(stmt: Select, *, page: int, page_size: int, rows: bool = False) -> 
         items = list(result.all() if rows else result.scalars())
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     return Page(items, page, page_size, total)
+
+
+@dataclass
+class KeysetPage:
+    """A page of a newest-first list, found by its neighbour's key instead of an offset: it costs the
+    same at any depth. `next_cursor` leads to older items, `prev_cursor` to newer ones (None at an end)."""
+
+    items: list[Any]
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+class BadCursor(ValueError):
+    """A cursor this app did not make (or made for another list)."""
+
+
+def encode_cursor(direction: str, created_at: datetime, ident: int) -> str:
+    raw = json.dumps([direction, created_at.isoformat(), ident], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, datetime, int]:
+    try:
+        direction, moment, ident = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if direction not in ("older", "newer") or type(ident) is not int:
+            raise BadCursor(cursor)
+        return direction, datetime.fromisoformat(moment), ident
+    except (ValueError, TypeError) as error:
+        raise BadCursor(cursor) from error
+
+
+def keyset(stmt: Select, *, created_at, ident, cursor: str | None, size: int) -> KeysetPage:
+    """The page of `stmt` (ORM entities, newest first by (created_at, ident)) after or before `cursor`.
+
+    One row more than the page is fetched to know whether there is a next page; nothing is counted.
+    The list's index must lead with its filter columns, then (created_at, ident), for every page to
+    be an index range scan.
+    """
+    stmt = stmt.order_by(None)
+    newest_first = (created_at.desc(), ident.desc())
+    if cursor is None:
+        rows = list(db.session.scalars(stmt.order_by(*newest_first).limit(size + 1)))
+        return KeysetPage(rows[:size], _older(rows, size), None)
+    direction, moment, key = decode_cursor(cursor)
+    edge = tuple_(created_at, ident)
+    if direction == "older":
+        rows = list(db.session.scalars(stmt.where(edge < tuple_(moment, key)).order_by(*newest_first).limit(size + 1)))
+        items = rows[:size]
+        return KeysetPage(items, _older(rows, size), _newer(items[0]) if items else None)
+    rows = list(db.session.scalars(
+        stmt.where(edge > tuple_(moment, key)).order_by(created_at.asc(), ident.asc()).limit(size + 1)
+    ))
+    items = list(reversed(rows[:size]))  # the `size` items just newer than the cursor, newest first
+    older = encode_cursor("older", items[-1].created_at, items[-1].id) if items else None
+    return KeysetPage(items, older, _newer(items[0]) if len(rows) > size else None)
+
+
+def _older(rows: list, size: int) -> str | None:
+    """The cursor to the page after the first `size` of `rows` (newest first), when there are more."""
+    if len(rows) <= size:
+        return None
+    last = rows[size - 1]
+    return encode_cursor("older", last.created_at, last.id)
+
+
+def _newer(first) -> str:
+    return encode_cursor("newer", first.created_at, first.id)

@@ -4,7 +4,7 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.columns import UTCDateTime, utcnow
+from app.models.columns import BigId, UTCDateTime, utcnow
 
 
 class AuthSession(db.Model):
@@ -12,7 +12,7 @@ class AuthSession(db.Model):
 
     __tablename__ = "auth_sessions"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(8))

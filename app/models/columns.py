@@ -2,8 +2,12 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import BigInteger, DateTime, Integer
 from sqlalchemy.types import TypeDecorator
+
+# Ids of the tables that grow without bound (orders, ledger, sessions, idempotency keys): 64-bit on
+# PostgreSQL; on SQLite an INTEGER PRIMARY KEY, which is its 64-bit rowid (BIGINT would not be).
+BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 def utcnow() -> datetime:
@@ -25,3 +29,14 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
+
+
+def in_schema_of(dialect_name: str):
+    """Alembic's include_object for a database of `dialect_name`: an index built for PostgreSQL only
+    (a GIN trigram index, say) is not part of the schema on SQLite."""
+
+    def include(obj, name, type_, reflected, compare_to):
+        postgresql_only = type_ == "index" and obj.dialect_options["postgresql"]["using"]
+        return not (postgresql_only and dialect_name != "postgresql")
+
+    return include

@@ -4,7 +4,7 @@ from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.columns import UTCDateTime, utcnow
+from app.models.columns import BigId, UTCDateTime, utcnow
 
 
 class IdempotencyKey(db.Model):
@@ -22,7 +22,7 @@ class IdempotencyKey(db.Model):
         Index("ix_idempotency_keys_session_digest", "session_digest"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(Integer)
     key: Mapped[str] = mapped_column(String(255))
     fingerprint: Mapped[str] = mapped_column(String(64))

@@ -5,7 +5,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.models.coins import COINS
-from app.models.columns import UTCDateTime, utcnow
+from app.models.columns import BigId, UTCDateTime, utcnow
 
 
 class LedgerEntry(db.Model):
@@ -18,11 +18,11 @@ class LedgerEntry(db.Model):
 
     __tablename__ = "ledger_entries"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     kind: Mapped[str] = mapped_column(String(20), index=True)
     user_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    order_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    order_id: Mapped[int | None] = mapped_column(BigId, index=True)
     c5: Mapped[int] = mapped_column(Integer, default=0)
     c10: Mapped[int] = mapped_column(Integer, default=0)
     c20: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,10 +1,10 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, Integer, String
+from sqlalchemy import JSON, CheckConstraint, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.columns import UTCDateTime, utcnow
+from app.models.columns import BigId, UTCDateTime, utcnow
 
 
 class Order(db.Model):
@@ -14,12 +14,17 @@ class Order(db.Model):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("status IN ('paid', 'refunded')", name="status_valid"),
+        # One per list, matching its filter and its order (newest first), so a page costs the same
+        # at any depth of a history (keyset pagination, app.data.pages).
+        Index("ix_orders_created_at_id", "created_at", "id"),
+        Index("ix_orders_buyer_id_created_at_id", "buyer_id", "created_at", "id"),
+        Index("ix_orders_seller_id_created_at_id", "seller_id", "created_at", "id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # Plain ids, not foreign keys: the history survives deletion of products and users.
-    buyer_id: Mapped[int] = mapped_column(Integer, index=True)
-    seller_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    buyer_id: Mapped[int] = mapped_column(Integer)
+    seller_id: Mapped[int | None] = mapped_column(Integer)
     product_id: Mapped[int] = mapped_column(Integer, index=True)
     buyer_username: Mapped[str] = mapped_column(String(32))
     seller_username: Mapped[str | None] = mapped_column(String(32))
@@ -33,5 +38,5 @@ class Order(db.Model):
     refunded_amount: Mapped[int] = mapped_column(Integer, default=0)
     refund_change: Mapped[list | None] = mapped_column(JSON, nullable=True)
     refundable: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

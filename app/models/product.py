@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, text
+from sqlalchemy import DDL, Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, event, text
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from app.extensions import db
@@ -21,6 +21,10 @@ class Product(db.Model):
             sqlite_where=text("on_sale"),
             postgresql_where=text("on_sale"),
         ),
+        # The catalogue's name search (LIKE '%...%') through trigrams on PostgreSQL; SQLite scans.
+        Index(
+            "ix_products_name_key_trgm", "name_key", postgresql_using="gin", postgresql_ops={"name_key": "gin_trgm_ops"}
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -42,3 +46,8 @@ class Product(db.Model):
     @property
     def has_image(self) -> bool:
         return self.image_mime is not None
+
+
+event.listen(
+    Product.__table__, "before_create", DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql")
+)

@@ -15,7 +15,7 @@ from app.data.transactions import write_transaction
 from app.extensions import db
 from app.models import Order, Product, User
 from app.models.columns import utcnow
-from app.services import ledger
+from app.services import ledger, sales
 from app.services.coins import COINS, coins_to_list, coins_value, euros, is_coin, make_change
 from app.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from app.services.machine import lock_tubes, move_coins
@@ -211,6 +211,7 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int,
     }
     order_id = db.session.execute(INSERT_ORDER, values).scalar_one()
     order = OrderRecord(id=order_id, **values)
+    sales.record(seller_id=product.seller_id, product_id=product.id, at=now, orders=1, units=amount, revenue=total)
     entries = [ledger.entry("escrow_to_tubes", escrowed, user_id=buyer.id, order_id=order.id, at=now)]
     if coins_value(change):
         entries.append(ledger.entry("change_paid", change, user_id=buyer.id, order_id=order.id, at=now))

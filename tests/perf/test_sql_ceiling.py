@@ -29,14 +29,15 @@ def test_the_client_sends_the_pgbench_scripts_statements():
     commands = load_client().load_script()
     script = [line.strip() for line in (BENCH / "buy_cycle.sql").read_text().splitlines()]
     sql_lines = [line for line in script if line and not line.startswith(("--", "\\"))]
-    assert len(commands) == len(sql_lines) == 16
+    assert len(commands) == len(sql_lines) == 17
     queries = [query for query, _ in commands]
     assert queries.count("BEGIN") == queries.count("COMMIT") == 2 and "ROLLBACK" not in queries
     assert [prefix for _, prefix in commands if prefix] == ["b_", "p_", "o_"]
     for (query, _), line in zip(commands, sql_lines, strict=True):
         assert ":" not in query.replace("%(", "")  # every pgbench variable became a psycopg parameter
         assert query.split()[0] == line.split()[0].rstrip(";")
-    assert "%(p_seller_id)s" in commands[13][0] and "%(o_id)s" in commands[14][0]
+    assert "%(p_seller_id)s" in commands[13][0] and "%(p_seller_id)s" in commands[14][0]
+    assert "%(o_id)s" in commands[15][0]
 
 
 def test_a_run_against_postgres_sells_and_balances(app, buyer, seller, set_tubes, database_url, is_postgres):

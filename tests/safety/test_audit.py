@@ -84,6 +84,14 @@ BREAKS = {
         "DELETE FROM ledger_entries WHERE id = (SELECT MIN(id) FROM ledger_entries WHERE kind = 'change_paid')",
         "tube holds",
     ),
+    "the running sales totals drift from the orders": (
+        "UPDATE sales_days SET units = units + 1 WHERE product_id = :cola",
+        "the running totals say",
+    ),
+    "a day of sales is missing from the running totals": (
+        "DELETE FROM sales_days WHERE product_id = :crisps",
+        "the running totals say 0 orders, 0 units, 0 cents",
+    ),
     "a refund is recorded with the wrong coins": (
         "UPDATE orders SET refund_change = '[5]' WHERE status = 'refunded'",
         "refunded 5 of 35",

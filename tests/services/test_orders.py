@@ -8,7 +8,7 @@ from sqlalchemy import update
 from app.extensions import db
 from app.models import CoinTube, Order, Product
 from app.services import orders, vending
-from app.services.errors import Conflict, Forbidden, NotFound
+from app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tests.api.conftest import give_escrow
 from tests.factories import make_product
 
@@ -102,3 +102,47 @@ def test_refund_refused_when_tubes_cannot_pay(world, buyer, set_tubes):
     db.session.rollback()
     assert {t.coin: t.count for t in db.session.query(CoinTube)} == {5: 0, 10: 0, 20: 0, 50: 0, 100: 3}
     assert db.session.get(Order, world["mine"]).status == "paid"
+
+
+def test_the_running_sales_totals_follow_each_buy_and_refund(world, buyer, seller, other_seller, admin):
+    water = db.session.get(Order, world["theirs"]).product_id
+    today = datetime.now(UTC).date()
+    buy(buyer, world["cola"], {100: 1}, amount=2)
+
+    assert orders.sales_totals(seller.actor) == orders.SalesTotals(2, 3, 105)
+    refund(buyer, world["mine"])
+    summary = orders.sales_summary(seller.actor, since=today, until=today)
+
+    assert summary.totals == orders.SalesTotals(1, 2, 70)  # what stands: the refunded order left the totals
+    assert [(d.day, d.orders, d.units, d.revenue) for d in summary.by_day] == [(today, 1, 2, 70)]
+    assert [(p.product_id, p.product_name, p.units) for p in summary.by_product] == [(world["cola"].id, "Cola", 2)]
+    assert orders.order_totals(admin.actor, orders.OrderFilters(status="refunded")) == orders.SalesTotals(1, 1, 35)
+    assert orders.order_totals(admin.actor) == orders.SalesTotals(3, 4, 130)
+    assert orders.order_totals(admin.actor, orders.OrderFilters(product_id=water)) == orders.SalesTotals(1, 1, 25)
+    assert orders.order_totals(other_seller.actor, orders.OrderFilters(since=today + timedelta(days=1))) == \
+        orders.SalesTotals(0, 0, 0)
+    assert orders.order_totals(buyer.actor, orders.OrderFilters(status="paid")) == orders.SalesTotals(1, 2, 70)
+
+
+def test_a_summary_window_must_not_end_before_it_starts(world, seller):
+    today = datetime.now(UTC).date()
+    with pytest.raises(InvalidInput, match="end date"):
+        orders.sales_summary(seller.actor, since=today, until=today - timedelta(days=1))
+
+
+def test_keyset_pages_and_the_export_see_every_order_once(world, buyer, admin):
+    for _ in range(4):
+        buy(buyer, world["cola"], {50: 1})
+    every = ids(admin.actor)
+    walked, cursor = [], None
+    while True:
+        page = orders.order_page(admin.actor, cursor=cursor, size=2)
+        walked += [o.id for o in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+
+    assert walked == every == [o.id for o in orders.export_orders(admin.actor)]
+    assert [o.id for o in orders.export_orders(buyer.actor, orders.OrderFilters(status="paid"))] == ids(buyer.actor)
+    with pytest.raises(InvalidInput, match="cursor"):
+        orders.order_page(admin.actor, cursor="bm90LWEtY3Vyc29y")

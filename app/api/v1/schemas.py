@@ -161,6 +161,31 @@ class CoinReturnSchema(ma.Schema):
     change = fields.List(fields.Integer())
 
 
+MAX_ORDER_PAGE = 100
+
+
+class OrderQuerySchema(StrictSchema):
+    """An order list: newest first, followed with the cursor of the Link header (rel="next"); `page`
+    numbers are served for the first 100 pages only, since each deeper one would cost more."""
+
+    cursor = fields.String(validate=validate.Length(min=1, max=200),
+                           metadata={"description": 'From the Link header (rel="next" or rel="prev")'})
+    page = fields.Integer(load_default=1, validate=validate.Range(
+        min=1, max=MAX_ORDER_PAGE,
+        error=f"Pages past {MAX_ORDER_PAGE} are not served: follow the Link header's rel=\"next\" cursor instead."))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    since = fields.Date(metadata={"description": "First UTC day (YYYY-MM-DD), inclusive"})
+    until = fields.Date(metadata={"description": "Last UTC day (YYYY-MM-DD), inclusive"})
+    seller_id = fields.Integer(data_key="sellerId", validate=validate.Range(min=1, max=MAX_ID))
+    product_id = fields.Integer(data_key="productId", validate=validate.Range(min=1, max=MAX_ID))
+    status = fields.String(validate=validate.OneOf(["paid", "refunded"]))
+
+    @ma.validates_schema
+    def _cursor_or_page(self, data, **_kwargs):
+        if "cursor" in data and data.get("page", 1) != 1:
+            raise ma.ValidationError("Send a cursor or a page number, not both.", "page")
+
+
 class OrderSchema(ma.Schema):
     id = fields.Integer()
     product_id = fields.Integer(data_key="productId")
