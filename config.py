@@ -199,7 +199,7 @@ class Config:
         self.DB_MAX_CONNECTIONS = settings.DB_MAX_CONNECTIONS
         self.APP_SERVERS = settings.APP_SERVERS
         # argon2id checks at once per worker process; the other threads stay free for everything else.
-        threads = settings.GUNICORN_THREADS or 1
+        threads = settings.GUNICORN_THREADS or 4  # gunicorn_cfg.py's default
         self.PASSWORD_CHECKS_PER_WORKER = settings.PASSWORD_CHECKS_PER_WORKER or max(1, threads // 2)
         self.SENTRY_DSN = settings.SENTRY_DSN.get_secret_value() if settings.SENTRY_DSN else None
         self.SENTRY_ENVIRONMENT = settings.SENTRY_ENVIRONMENT or settings.APP_CONFIG

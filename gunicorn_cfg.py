@@ -12,11 +12,19 @@ GUNICORN_PRELOAD    1: import the app once in the master (copy-on-write, fast fo
 
 import multiprocessing
 import os
+import shutil
+import sys
+import tempfile
 
 
 def _int(name: str, default: int) -> int:
     value = os.environ.get(name, "")
-    return int(value) if value.strip() else default
+    if not value.strip():
+        return default
+    try:
+        return int(value)
+    except ValueError:  # one line naming the variable, like the app's own settings (config.py)
+        sys.exit(f"vending: invalid configuration: {name}={value!r}: expected a whole number")
 
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
@@ -43,6 +51,27 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = (
     '%(h)s for="%({x-forwarded-for}i)s" %(t)s "%(r)s" %(s)s %(B)s %(M)sms ref="%(f)s" ua="%(a)s" %(p)s'
 )
+# One JSON object a line (app/logs.py, docs/operations.md): the app's and gunicorn's own lines on stderr, the
+# access log on stdout with method, route, status, duration, user id and request id. The format string above
+# is used only with GUNICORN_LOG_FORMAT=text (gunicorn's plain lines).
+if os.environ.get("GUNICORN_LOG_FORMAT", "json") != "text":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request": {"()": "app.logs.RequestContextFilter"}},
+        "formatters": {"json": {"()": "app.logs.JsonLogFormatter"},
+                       "access": {"()": "app.logs.AccessLogFormatter"}},
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request"],
+                        "stream": "ext://sys.stderr"},
+            "access": {"class": "logging.StreamHandler", "formatter": "access", "stream": "ext://sys.stdout"},
+        },
+        "root": {"level": loglevel.upper(), "handlers": ["console"]},
+        "loggers": {
+            "gunicorn.error": {"level": loglevel.upper(), "handlers": ["console"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
+        },
+    }
 # Gunicorn itself trusts X-Forwarded-* only from nginx on the same host; the app uses ProxyFix.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
@@ -58,3 +87,48 @@ def post_fork(server, worker):
 
     with flask_app.app_context():
         db.engine.dispose(close=False)
+
+
+# Prometheus metrics of every worker in one folder (app/metrics.py): PROMETHEUS_MULTIPROC_DIR, or a temporary
+# folder of this server's own. The workers inherit the variable when they are forked, after this hook, and
+# import prometheus_client only then, so they all write to it; the master never writes.
+_made_metrics_dirs: list[str] = []
+
+
+def on_starting(server):
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        folder = tempfile.mkdtemp(prefix="vending-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        _made_metrics_dirs.append(folder)
+        return
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):  # values of an earlier run would be added to this one's
+        if name.endswith(".db"):
+            os.remove(os.path.join(folder, name))
+
+
+def child_exit(server, worker):
+    """A worker that exits takes its live gauges (connections in use) with it; its counters stay counted."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    for folder in _made_metrics_dirs:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def when_ready(server):
+    """Warn when this server's workers, with the others the operator runs (APP_SERVERS), could open more database
+    connections than PostgreSQL takes (app/capacity.py)."""
+    import config
+    from app.capacity import check_connection_budget
+
+    try:
+        settings = config.from_environment()
+        check_connection_budget({name: getattr(settings, name) for name in dir(settings) if name.isupper()},
+                                workers=server.cfg.workers)
+    except Exception as error:  # an estimate must never stop a server that works
+        server.log.info("connection budget not checked: %s", error)

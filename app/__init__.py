@@ -10,11 +10,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import config as config_module
 from app.data.cache import init_read_cache
 from app.data.engine import configure_engine, engine_options
-from app.errors import register_errorhandlers
+from app.errors import init_error_reporting, register_errorhandlers
 from app.extensions import api as openapi  # not `api`: the app.api package would take that name
 from app.extensions import bootstrap, csrf, db, login_manager, migrate
 from app.home.auth import BrowserSessionInterface
 from app.limits import init_limiter
+from app.logs import RequestIds
+from app.metrics import init_metrics
 from app.security import register_no_store, register_security_headers, set_docs_csp
 from app.services import passwords
 from app.services.maintenance import Purger
@@ -50,6 +52,7 @@ def create_app(config: object | None = None, **overrides) -> Flask:
     register_commands(app)
     for warning in app.config.get("STARTUP_WARNINGS", ()):
         log.warning(warning)
+    app.wsgi_app = RequestIds(app.wsgi_app)
     if app.config.get("PROXY_FIX_HOPS"):  # outermost: every layer inside sees the request as the proxy saw it
         hops = app.config["PROXY_FIX_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -60,6 +63,8 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine, ping_after_idle=app.config["DB_PING_AFTER_IDLE_SECONDS"])
+        init_metrics(app, db.engine)
+    init_error_reporting(app)
     migrate.init_app(app, db)
     csrf.init_app(app)
     login_manager.init_app(app)

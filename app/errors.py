@@ -67,6 +67,41 @@ def unavailable(message: str, retry_after: int):
     return response
 
 
+SENSITIVE_HEADERS = {"authorization", "cookie", "set-cookie", "x-csrftoken", "x-csrf-token"}
+
+
+def _scrub(event: dict, _hint: dict) -> dict:
+    """No credentials in a Sentry event, whatever the SDK's defaults: headers and cookies removed."""
+    request_info = event.get("request") or {}
+    headers = request_info.get("headers")
+    if isinstance(headers, dict):
+        request_info["headers"] = {k: v for k, v in headers.items() if k.lower() not in SENSITIVE_HEADERS}
+    request_info.pop("cookies", None)
+    request_info.pop("data", None)
+    return event
+
+
+def init_error_reporting(app: Flask) -> None:
+    """Errors to Sentry when SENTRY_DSN is set: every error logged (an unhandled exception is logged by
+    handle_unexpected below) becomes an event, through sentry-sdk's logging integration, with the request's
+    method and URL but never its body, cookies or credentials. Without SENTRY_DSN sentry-sdk is not even imported.
+    SENTRY_TRANSPORT (tests only) replaces the network transport."""
+    dsn = app.config.get("SENTRY_DSN")
+    if not dsn:
+        return
+    import sentry_sdk
+    from sentry_sdk.integrations.flask import FlaskIntegration
+
+    sentry_sdk.init(
+        dsn=dsn,
+        environment=app.config.get("SENTRY_ENVIRONMENT"),
+        integrations=[FlaskIntegration()],
+        max_request_body_size="never",
+        before_send=_scrub,
+        transport=app.config.get("SENTRY_TRANSPORT"),
+    )
+
+
 def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def handle_service_error(error: ServiceError):

@@ -13,6 +13,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import UserMixin, current_user, login_required
 
 from app.extensions import login_manager
+from app.logs import note_user
 from app.services import policy, sessions
 from app.services.errors import Unauthorized
 from app.services.policy import Actor
@@ -71,6 +72,7 @@ def load_user(user_id: str) -> WebUser | None:
     if str(actor.id) != user_id:
         forget_browser_session()
         return None
+    note_user(actor.id)
     return WebUser(actor, account.username)
 
 

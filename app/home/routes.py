@@ -4,6 +4,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_login import current_user, login_required, logout_user
 from wtforms.fields.choices import SelectChoice
 
+from app import metrics
 from app.data import pages
 from app.extensions import csrf, db
 from app.home import bp
@@ -232,6 +233,7 @@ def deposit():
     if form.validate_on_submit():
         try:
             escrow = vending.deposit(actor(), form.coin.data, max_deposit=current_app.config["MAX_DEPOSIT_CENTS"])
+            metrics.money_done("deposit", "web")
             flash(f"Inserted {form.coin.data} cents. Deposit: {escrow.deposit} cents.", "success")
         except ServiceError as error:
             show_error(error)
@@ -250,8 +252,10 @@ def buy():
                 actor(), form.product_id.data, form.amount.data, initial_float=current_app.config["INITIAL_FLOAT"]
             )
         except ServiceError as error:
+            metrics.money_refused("buy", "web", error.message)
             show_error(error, form)
         else:
+            metrics.money_done("buy", "web")
             order = purchase.order
             remember_result(
                 "purchase", product=order.product_name, amount=order.amount, total=order.total_spent,
@@ -269,6 +273,7 @@ def buy():
 def reset():
     if ActionForm().validate_on_submit():
         returned = vending.reset(actor())
+        metrics.money_done("reset", "web")
         remember_result("coin_return", change=list(returned.change))
         total = sum(returned.change)
         flash(f"Coin return: {total} cents given back." if total else "There were no coins to return.", "info")
@@ -287,8 +292,10 @@ def refund(order_id: int):
                 initial_float=current_app.config["INITIAL_FLOAT"],
             )
         except ServiceError as error:
+            metrics.money_refused("refund", "web", error.message)
             show_error(error)
         else:
+            metrics.money_done("refund", "web")
             remember_result("refund", product=result.order.product_name, total=result.order.total_spent,
                             change=list(result.change))
             flash(f"Order #{order_id} refunded: {result.order.total_spent} cents paid back.", "success")

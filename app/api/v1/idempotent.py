@@ -4,6 +4,7 @@ import json
 
 from flask import current_app, g, request
 
+from app import metrics
 from app.api.base import json_body_or_none
 from app.errors import service_error_body
 from app.services import idempotency
@@ -50,10 +51,27 @@ def _response(reply: idempotency.Reply):
 
 
 def run_idempotent(operation, schema, *, status: int = 200):
-    """`operation()`'s result dumped with `schema`; once per Idempotency-Key when the request has one."""
+    """`operation()`'s result dumped with `schema`; once per Idempotency-Key when the request has one.
+    Its outcome is counted in the money metrics (app.metrics) once, after it is final."""
+    name = metrics.api_money_operation()
+    try:
+        reply = _run(operation, schema, status)
+    except ServiceError as error:
+        metrics.money_refused(name, "api", error.message)
+        raise
+    if reply.replayed:
+        metrics.money_replayed(name)
+    elif reply.status < 400:
+        metrics.money_done(name, "api")
+    else:
+        metrics.money_refused(name, "api", json.loads(reply.body).get("message"))
+    return _response(reply)
+
+
+def _run(operation, schema, status: int) -> idempotency.Reply:
     key = request.headers.get("Idempotency-Key")
     if key is None:
-        return _response(idempotency.Reply(status, json.dumps(schema.dump(operation()))))
+        return idempotency.Reply(status, json.dumps(schema.dump(operation())))
     idempotency.check_key(key)
     reply = idempotency.run_once(
         user_id=g.actor.id,
@@ -66,7 +84,7 @@ def run_idempotent(operation, schema, *, status: int = 200):
         refusal=_refusal,
     )
     current_app.extensions["purger"].purge_if_due()
-    return _response(reply)
+    return reply
 
 
 def _refusal(error: ServiceError) -> tuple[int, str]:

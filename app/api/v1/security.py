@@ -6,6 +6,7 @@ from flask import g, request
 from flask_smorest import Blueprint, abort
 
 from app.api.v1.idempotent import replay_for_ended_session
+from app.logs import note_user
 from app.services import sessions
 from app.services.errors import Unauthorized
 from app.services.policy import Actor
@@ -40,6 +41,7 @@ def auth_required(view):
             if replay is not None:
                 return replay
             abort(401, message=error.message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        note_user(g.actor.id)
         return view(*args, **kwargs)
 
     return Blueprint.doc(security=BEARER)(wrapper)
