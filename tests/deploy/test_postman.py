@@ -65,7 +65,10 @@ def test_newman_runs_the_whole_story(fresh_database_url, processes, tmp_path):
         pytest.skip("newman is not installed (.ci/run installs it into .ci/node with npm)")
     if not GUNICORN.exists():
         pytest.skip("needs gunicorn in the virtualenv")
-    env = server_env(fresh_database_url, LOGIN_RATE_LIMIT="1000 per minute", REGISTER_RATE_LIMIT="1000 per minute")
+    # make run's configuration: development, its default rate limits (the collection must fit them twice)
+    env = server_env(fresh_database_url, APP_CONFIG="development")
+    for name in ("LOGIN_RATE_LIMIT", "REGISTER_RATE_LIMIT", "RATELIMIT_ENABLED"):
+        env.pop(name, None)
     migrate_database(env)
     made = subprocess.run(
         [str(GUNICORN.parent / "flask"), "create-admin", "operator", "--password-stdin"],
@@ -84,9 +87,10 @@ def test_newman_runs_the_whole_story(fresh_database_url, processes, tmp_path):
         "--bail", "--color", "off", "--disable-unicode",
         "--reporters", "cli,json", "--reporter-json-export", str(report),
     ]
-    result = subprocess.run(run, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "NO_UPDATE_NOTIFIER": "1"})
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    for _ in range(2):  # twice in a row, within the limits' minute
+        result = subprocess.run(run, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                                env={**os.environ, "NO_UPDATE_NOTIFIER": "1"})
+        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     stats = json.loads(report.read_text())["run"]["stats"]
     assert stats["assertions"]["failed"] == 0 and stats["requests"]["failed"] == 0
     assert stats["requests"]["total"] == len(requests_of(json.loads(COLLECTION.read_text())))
