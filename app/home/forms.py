@@ -9,14 +9,13 @@ from wtforms import (
     PasswordField,
     RadioField,
     SelectChoice,
-    SelectField,
     StringField,
     SubmitField,
 )
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, ValidationError
 
-from app.services import products, users
-from app.services.coins import COINS, is_coin
+from app.services import prices, products, users
+from app.services.coins import COINS, euros, is_coin
 from app.services.errors import InvalidInput
 
 
@@ -71,15 +70,35 @@ class DepositForm(FlaskForm):
 
 
 class BuyForm(FlaskForm):
-    product_id = SelectField("Product", coerce=int, validators=[InputRequired()])
-    amount = IntegerField("Amount", default=1, validators=[InputRequired()])
+    """One product tile's Buy button: the price the page showed goes along, so a changed price is refused."""
+
+    product_id = IntegerField("Product", validators=[InputRequired()])
+    expected_cost = IntegerField("Price shown", validators=[Optional()])
+    amount = IntegerField("Amount", default=1, validators=[InputRequired("Enter how many to buy")])
     submit = SubmitField("Buy")
+
+
+class EuroField(StringField):
+    """Money typed in euros ("0.35"), held in cents like everything else."""
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            try:
+                self.data = prices.parse_euros(valuelist[0])
+            except InvalidInput as error:
+                self.data = None
+                raise ValueError(error.message) from None
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return "" if self.data is None else euros(self.data).removeprefix("€")
 
 
 class ProductForm(FlaskForm):
     product_name = StringField("Name", validators=[DataRequired()])
-    cost = IntegerField("Price in cents", validators=[InputRequired()],
-                        description="A multiple of 5, e.g. 35 for €0.35")
+    cost = EuroField("Price in euros", validators=[InputRequired("Enter the price in euros, e.g. 0.35")],
+                     description="A multiple of 5 cents, e.g. 0.35")
     amount_available = IntegerField("Units in stock", validators=[InputRequired()], default=0)
     refundable = BooleanField("Buyers may refund it", description="Refunds are possible shortly after purchase")
     submit = SubmitField("Save")
@@ -88,7 +107,14 @@ class ProductForm(FlaskForm):
         service_rule(products.check_product_fields, {"product_name": field.data})
 
     def validate_cost(self, field):
-        service_rule(products.check_product_fields, {"cost": field.data})
+        if field.data is None:
+            return
+        try:
+            products.check_product_fields({"cost": field.data})
+        except InvalidInput:
+            raise ValidationError(
+                f"The price must be a multiple of 5 cents, from €0.05 to {euros(products.COST_MAX)}"
+            ) from None
 
     def validate_amount_available(self, field):
         service_rule(products.check_product_fields, {"amount_available": field.data})
@@ -111,6 +137,27 @@ class ImageForm(FlaskForm):
     image = FileField("Picture", validators=[FileRequired("Choose an image file")],
                       description="PNG, JPEG or WebP, at most 1 MiB")
     submit = SubmitField("Upload")
+
+
+class CoinCountsForm(FlaskForm):
+    """A count for each coin kind, e.g. coins to add to the tubes or the float to leave in them."""
+
+    c5 = IntegerField("5¢", validators=[InputRequired()], default=0)
+    c10 = IntegerField("10¢", validators=[InputRequired()], default=0)
+    c20 = IntegerField("20¢", validators=[InputRequired()], default=0)
+    c50 = IntegerField("50¢", validators=[InputRequired()], default=0)
+    c100 = IntegerField("€1", validators=[InputRequired()], default=0)
+
+    def counts(self) -> dict[int, int]:
+        return {coin: getattr(self, f"c{coin}").data for coin in COINS}
+
+
+class RefillForm(CoinCountsForm):
+    submit = SubmitField("Refill the tubes")
+
+
+class CollectForm(CoinCountsForm):
+    submit = SubmitField("Collect into the cash box")
 
 
 class TubesForm(FlaskForm):

@@ -1,8 +1,8 @@
-"""Thin views: validate the form, call a service, flash the outcome, redirect."""
+"""Thin views: validate the form, call a service, show the outcome (flash and redirect, or render)."""
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, logout_user
-from wtforms.fields.choices import SelectChoice
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import metrics
 from app.data import pages
@@ -17,26 +17,32 @@ from app.home.auth import (
     start_browser_session,
     web_login,
 )
-from app.home.filters import money
+from app.home.filters import coin_label, money
 from app.home.forms import (
     ActionForm,
     BuyForm,
+    CollectForm,
     DepositForm,
     ImageForm,
     LoginForm,
     ProductForm,
+    RefillForm,
     RegisterForm,
     RestockForm,
     TubesForm,
 )
 from app.limits import login_limit_per_address, login_limit_per_username, registration_limit
-from app.services import images, machine, orders, products, sessions, users, vending
+from app.services import devices, images, machine, operator, orders, products, sessions, storefront, users, vending
 from app.services.coins import COINS
 from app.services.errors import ServiceError
 from app.services.policy import require_product_owner
 
 PAGE_SIZE = 12
+RECENT_ORDERS = 5
 RESULT_KEY = "last_result"
+STATUS_KEY = "machine_status"
+# The machine page's script (static/js/machine.js) asks for the changed parts of the page only.
+LIVE_HEADER = "X-Live-Update"
 # Service field names (API spelling) -> form field names.
 FIELD_NAMES = {"productName": "product_name", "amountAvailable": "amount_available", "product_id": "product_id"}
 FIELD_NAMES.update({str(coin): f"c{coin}" for coin in COINS})
@@ -54,17 +60,17 @@ def show_error(error: ServiceError, form=None) -> None:
         flash(error.message, "danger")
 
 
-def page_number() -> int:
-    return request.args.get("page", 1, type=int) or 1
+def page_number(name: str = "page") -> int:
+    return max(request.args.get(name, 1, type=int) or 1, 1)
 
 
-def paginate(stmt):
-    return pages.paginate(stmt, page=page_number(), page_size=PAGE_SIZE)
+def paginate(stmt, name: str = "page"):
+    return pages.paginate(stmt, page=page_number(name), page_size=PAGE_SIZE)
 
 
-def remember_result(kind: str, **data) -> None:
-    """What the machine just did, shown once on the next page (the coins that came out)."""
-    session[RESULT_KEY] = {"kind": kind, **data}
+def coins_text(coins: list[int]) -> str:
+    """50¢, 5¢ (for messages; the pages draw the coins)."""
+    return ", ".join(coin_label(coin) for coin in coins)
 
 
 # ---------------------------------------------------------------- catalogue
@@ -147,7 +153,8 @@ def dashboard():
 def sessions_page():
     current = actor().session_id
     rows = [
-        {"row": s, "current": s.id == current} for s in sessions.list_sessions(actor())
+        {"row": s, "current": s.id == current, "device": devices.device_name(s.user_agent)}
+        for s in sessions.list_sessions(actor())
     ]
     return render_template("sessions.html", rows=rows, form=ActionForm())
 
@@ -187,119 +194,176 @@ def end_all_sessions():
     return redirect(url_for("home.sessions_page"))
 
 
-# ---------------------------------------------------------------- buyer
+# ---------------------------------------------------------------- buyer: the machine
 
 
-def buy_form() -> BuyForm:
-    form = BuyForm()
-    on_sale = db.session.scalars(products.catalogue(in_stock=True)).all()
-    form.product_id.choices = [
-        SelectChoice(p.id, f"{p.product_name} · {money(p.cost)} · {p.amount_available} left") for p in on_sale
-    ]
-    return form
+def live_update() -> bool:
+    return request.headers.get(LIVE_HEADER) == "machine"
 
 
-def machine_context(form: BuyForm | None = None) -> dict:
+def machine_view() -> dict:
+    """Where the buyer is on the machine page (tile search and page), carried through every form."""
+    q = (request.values.get("q") or "").strip()[: products.NAME_MAX]
+    return {"q": q or None, "page": max(request.values.get("page", 1, type=int) or 1, 1)}
+
+
+def machine_url() -> str:
+    view = machine_view()
+    return url_for("home.machine_page", q=view["q"], page=view["page"] if view["page"] > 1 else None)
+
+
+def status(text: str, level: str, *, shown: bool = True) -> dict:
+    """The machine's display line, announced to screen readers; `shown=False` when a card or the message next
+    to a Buy button already says it on screen."""
+    return {"text": text, "level": level, "shown": shown}
+
+
+def render_machine(*, status_line: dict | None = None, result: dict | None = None, buy_form: BuyForm | None = None,
+                   buy_error: str | None = None):
+    """The machine page, or only its live parts for the page's script: the same service calls either way."""
+    view = machine_view()
     escrow = vending.get_escrow(actor())
-    form = form or buy_form()
-    if request.method == "GET" and request.args.get("product", type=int):
-        form.product_id.data = request.args.get("product", type=int)
-    history = paginate(orders.visible_orders(actor()))
-    window = current_app.config["REFUND_WINDOW_SECONDS"]
-    rows = [{"order": o, "refusal": orders.refund_refusal(o, actor().id, window)} for o in history.items]
-    for row in rows:
-        row["can_refund"] = row["refusal"] is None
-    return {
+    config = current_app.config
+    tiles = storefront.machine_tiles(deposit=escrow.deposit, q=view["q"], page=view["page"], page_size=PAGE_SIZE)
+    recent = db.session.scalars(orders.visible_orders(actor()).limit(RECENT_ORDERS)).all()
+    rows = []
+    for order in recent:
+        refusal = orders.refund_refusal(order, actor().id, config["REFUND_WINDOW_SECONDS"])
+        rows.append({"order": order, "refusal": refusal, "can_refund": refusal is None})
+    buy_on_page = buy_form is not None and any(t.product.id == buy_form.product_id.data for t in tiles.items)
+    if status_line is not None and buy_form is not None and not buy_on_page:
+        status_line["shown"] = True  # the tile with the Buy button is not on this page: say it up here
+    context = {
         "escrow": escrow,
         "coins": COINS,
-        "buy_form": form,
-        "action": ActionForm(),
-        "history": history,
+        "tiles": tiles,
+        "view": view,
         "rows": rows,
-        "result": session.pop(RESULT_KEY, None),
+        "result": result,
+        "status": status_line,
+        "buy_form": buy_form,
+        "buy_error": buy_error,
+        "short_of_change": operator.exact_change_only(config["INITIAL_FLOAT"]),
+        "action": ActionForm(),
     }
+    if live_update():
+        response = make_response(render_template("machine/live.html", **context))
+        response.headers["X-Fragment"] = "machine"
+    else:
+        response = make_response(render_template("machine.html", **context))
+    response.vary.add(LIVE_HEADER)
+    return response
+
+
+def machine_outcome(status_line: dict, result: dict | None = None):
+    """After a coin, a sale, a coin return or a refund: the live parts for the script, or (without
+    JavaScript) a redirect to the page, which shows the outcome once."""
+    if live_update():
+        return render_machine(status_line=status_line, result=result)
+    session[STATUS_KEY] = status_line
+    if result is not None:
+        session[RESULT_KEY] = result
+    return redirect(machine_url())
 
 
 @bp.route("/machine")
 @role_required("buyer")
 def machine_page():
-    return render_template("machine.html", **machine_context())
+    return render_machine(status_line=session.pop(STATUS_KEY, None), result=session.pop(RESULT_KEY, None))
 
 
 @bp.route("/machine/deposit", methods=["POST"])
 @role_required("buyer")
 def deposit():
     form = DepositForm()
-    if form.validate_on_submit():
-        try:
-            escrow = vending.deposit(actor(), form.coin.data, max_deposit=current_app.config["MAX_DEPOSIT_CENTS"])
-            metrics.money_done("deposit", "web")
-            flash(f"Inserted {form.coin.data} cents. Deposit: {escrow.deposit} cents.", "success")
-        except ServiceError as error:
-            show_error(error)
-    else:
-        flash("; ".join(form.coin.errors) or "Choose a coin", "danger")
-    return redirect(url_for("home.machine_page"))
+    if not form.validate_on_submit():
+        return machine_outcome(status("; ".join(form.coin.errors) or "Choose a coin", "danger"))
+    try:
+        escrow = vending.deposit(actor(), form.coin.data, max_deposit=current_app.config["MAX_DEPOSIT_CENTS"])
+    except ServiceError as error:
+        return machine_outcome(status(error.message, "danger"))
+    metrics.money_done("deposit", "web")
+    return machine_outcome(status(f"Inserted {coin_label(form.coin.data)}. Deposit: {money(escrow.deposit)}.",
+                                  "success"))
 
 
 @bp.route("/machine/buy", methods=["POST"])
 @role_required("buyer")
 def buy():
-    form = buy_form()
-    if form.validate_on_submit():
-        try:
-            purchase = vending.buy(
-                actor(), form.product_id.data, form.amount.data, initial_float=current_app.config["INITIAL_FLOAT"]
-            )
-        except ServiceError as error:
-            metrics.money_refused("buy", "web", error.message)
-            show_error(error, form)
-        else:
-            metrics.money_done("buy", "web")
-            order = purchase.order
-            remember_result(
-                "purchase", product=order.product_name, amount=order.amount, total=order.total_spent,
-                change=list(purchase.change),
-            )
-            flash(f"You bought {order.amount} × {order.product_name} for {order.total_spent} cents.", "success")
-            return redirect(url_for("home.machine_page"))
-    if form.errors:
-        flash("Please check the purchase form.", "danger")
-    return render_template("machine.html", **machine_context(form))
+    form = BuyForm()
+    if not form.validate_on_submit():
+        problems = [message for messages in form.errors.values() for message in messages]
+        return render_machine(status_line=status("; ".join(problems), "danger", shown=False), buy_form=form)
+    try:
+        purchase = vending.buy(actor(), form.product_id.data, form.amount.data,
+                               initial_float=current_app.config["INITIAL_FLOAT"],
+                               expected_cost=form.expected_cost.data)
+    except ServiceError as error:
+        metrics.money_refused("buy", "web", error.message)
+        return render_machine(status_line=status(error.message, "danger", shown=False), buy_form=form,
+                              buy_error=error.message)
+    metrics.money_done("buy", "web")
+    order = purchase.order
+    change = list(purchase.change)
+    said = f"You bought {order.amount} × {order.product_name} for {money(order.total_spent)}. "
+    said += f"Your change: {money(sum(change))} ({coins_text(change)})." if change else "No change."
+    result = {"kind": "purchase", "order_id": order.id, "product": order.product_name, "amount": order.amount,
+              "total": order.total_spent, "change": change}
+    return machine_outcome(status(said, "success", shown=False), result)
 
 
 @bp.route("/machine/reset", methods=["POST"])
 @role_required("buyer")
 def reset():
-    if ActionForm().validate_on_submit():
-        returned = vending.reset(actor())
-        metrics.money_done("reset", "web")
-        remember_result("coin_return", change=list(returned.change))
-        total = sum(returned.change)
-        flash(f"Coin return: {total} cents given back." if total else "There were no coins to return.", "info")
-    return redirect(url_for("home.machine_page"))
+    if not ActionForm().validate_on_submit():
+        return redirect(machine_url())
+    returned = vending.reset(actor())
+    metrics.money_done("reset", "web")
+    change = list(returned.change)
+    if not change:
+        return machine_outcome(status("There were no coins to return.", "info"))
+    said = f"Coin return: {money(sum(change))} given back ({coins_text(change)})."
+    return machine_outcome(status(said, "info", shown=False), {"kind": "coin_return", "change": change})
 
 
 @bp.route("/orders/<int:order_id>/refund", methods=["POST"])
 @role_required("buyer")
 def refund(order_id: int):
-    if ActionForm().validate_on_submit():
-        try:
-            result = orders.refund(
-                actor(),
-                order_id,
-                window_seconds=current_app.config["REFUND_WINDOW_SECONDS"],
-                initial_float=current_app.config["INITIAL_FLOAT"],
-            )
-        except ServiceError as error:
-            metrics.money_refused("refund", "web", error.message)
-            show_error(error)
-        else:
-            metrics.money_done("refund", "web")
-            remember_result("refund", product=result.order.product_name, total=result.order.total_spent,
-                            change=list(result.change))
-            flash(f"Order #{order_id} refunded: {result.order.total_spent} cents paid back.", "success")
-    return redirect(url_for("home.machine_page"))
+    if not ActionForm().validate_on_submit():
+        return redirect(machine_url())
+    try:
+        result = orders.refund(
+            actor(),
+            order_id,
+            window_seconds=current_app.config["REFUND_WINDOW_SECONDS"],
+            initial_float=current_app.config["INITIAL_FLOAT"],
+        )
+    except ServiceError as error:
+        metrics.money_refused("refund", "web", error.message)
+        return machine_outcome(status(error.message, "danger"))
+    metrics.money_done("refund", "web")
+    paid = result.order.total_spent
+    said = f"Order #{order_id} refunded: {money(paid)} paid back ({coins_text(list(result.change))})."
+    return machine_outcome(status(said, "success", shown=False),
+                           {"kind": "refund", "order_id": order_id, "product": result.order.product_name,
+                            "total": paid, "change": list(result.change)})
+
+
+@bp.route("/orders")
+@role_required("buyer")
+def buyer_orders():
+    history = paginate(orders.visible_orders(actor()))
+    return render_template("orders.html", history=history)
+
+
+@bp.route("/orders/<int:order_id>")
+@login_required
+def receipt(order_id: int):
+    order = orders.get_order(actor(), order_id)
+    refusal = orders.refund_refusal(order, actor().id, current_app.config["REFUND_WINDOW_SECONDS"])
+    back = {"buyer": "home.buyer_orders", "seller": "home.seller_sales", "admin": "home.admin_orders"}
+    return render_template("receipt.html", order=order, can_refund=refusal is None, action=ActionForm(),
+                           back=url_for(back[current_user.role]))
 
 
 # ---------------------------------------------------------------- seller
@@ -329,7 +393,7 @@ def product_create():
         except ServiceError as error:
             show_error(error, form)
         else:
-            flash(f"“{product.product_name}” is on sale. Add a picture?", "success")
+            flash(f"“{product.product_name}” is on sale at {money(product.cost)}. Add a picture?", "success")
             return redirect(url_for("home.product_image", product_id=product.id))
     return render_template("seller/product_form.html", form=form, product=None)
 
@@ -345,7 +409,8 @@ def product_edit(product_id: int):
         except ServiceError as error:
             show_error(error, form)
         else:
-            flash(f"“{product.product_name}” saved.", "success")
+            flash(f"“{product.product_name}” saved: {money(product.cost)}, {product.amount_available} in stock.",
+                  "success")
             return redirect(url_for("home.seller_products"))
     return render_template("seller/product_form.html", form=form, product=product)
 
@@ -385,26 +450,37 @@ def product_delete(product_id: int):
     )
 
 
+def too_large_message(max_bytes: int) -> str:
+    return f"The picture is larger than {max_bytes // 1024} KiB: choose a smaller file"
+
+
 @bp.route("/seller/products/<int:product_id>/image", methods=["GET", "POST"])
 @csrf.exempt  # checked below, after raising the body limit for this upload
 @role_required("seller")
 def product_image(product_id: int):
     product = own_product(product_id)
+    max_bytes = current_app.config["MAX_IMAGE_BYTES"]
     if request.method == "POST":
-        request.max_content_length = images.upload_request_limit(current_app.config["MAX_IMAGE_BYTES"])
+        request.max_content_length = images.upload_request_limit(max_bytes)
+        try:
+            request.form  # noqa: B018 (parses the body now: one over the limit is refused here)
+        except RequestEntityTooLarge:
+            form = ImageForm(formdata=None)
+            form.image.errors = [too_large_message(max_bytes)]
+            return render_template("seller/image.html", form=form, product=product, max_bytes=max_bytes), 413
         if current_app.config.get("WTF_CSRF_ENABLED", True):
             csrf.protect()
     form = ImageForm()
     if form.validate_on_submit():
-        data = form.image.data.read(current_app.config["MAX_IMAGE_BYTES"] + 1)
+        data = form.image.data.read(max_bytes + 1)
         try:
-            images.set_product_image(actor(), product_id, data, max_bytes=current_app.config["MAX_IMAGE_BYTES"])
+            images.set_product_image(actor(), product_id, data, max_bytes=max_bytes)
         except ServiceError as error:
             show_error(error, form)
         else:
             flash(f"New picture saved for “{product.product_name}”.", "success")
             return redirect(url_for("home.seller_products"))
-    return render_template("seller/image.html", form=form, product=product)
+    return render_template("seller/image.html", form=form, product=product, max_bytes=max_bytes)
 
 
 @bp.route("/seller/sales")
@@ -419,33 +495,82 @@ def seller_sales():
 # ---------------------------------------------------------------- operator
 
 
+def render_tubes(*, set_form=None, refill_form=None, collect_form=None, code: int = 200):
+    initial_float = current_app.config["INITIAL_FLOAT"]
+    tubes = operator.read_tubes(initial_float)
+    set_form = set_form or TubesForm(formdata=None, data={f"c{coin}": count for coin, count in tubes.items()})
+    refill_form = refill_form or RefillForm(formdata=None, prefix="refill")
+    collect_form = collect_form or CollectForm(
+        formdata=None, prefix="collect", data={f"c{coin}": initial_float for coin in COINS}
+    )
+    before = request.args.get("before", type=int)
+    operator_only = request.args.get("operator") == "1"
+    history = operator.tube_history(actor(), before=before, size=PAGE_SIZE, operator_only=operator_only)
+    total = sum(coin * count for coin, count in tubes.items())
+    return render_template("admin/tubes.html", form=set_form, refill=refill_form, collect=collect_form, tubes=tubes,
+                           total=total, history=history, operator_only=operator_only,
+                           short_of_change=operator.exact_change_only(initial_float)), code
+
+
 @bp.route("/admin/tubes", methods=["GET", "POST"])
 @role_required("admin")
 def admin_tubes():
-    initial_float = current_app.config["INITIAL_FLOAT"]
+    if request.method == "GET":
+        return render_tubes()
     form = TubesForm()
     if form.validate_on_submit():
         try:
-            machine.set_tubes(actor(), form.counts(), initial_float=initial_float)
+            machine.set_tubes(actor(), form.counts(), initial_float=current_app.config["INITIAL_FLOAT"])
         except ServiceError as error:
             show_error(error, form)
         else:
             flash("The coin tubes were updated.", "success")
             return redirect(url_for("home.admin_tubes"))
-    tubes = machine.get_tubes(actor(), initial_float=initial_float)
-    if request.method == "GET":
-        for coin in COINS:
-            getattr(form, f"c{coin}").data = tubes[coin]
-    total = sum(coin * count for coin, count in tubes.items())
-    return render_template("admin/tubes.html", form=form, tubes=tubes, total=total)
+    return render_tubes(set_form=form)
+
+
+@bp.route("/admin/tubes/refill", methods=["POST"])
+@role_required("admin")
+def admin_refill():
+    form = RefillForm(prefix="refill")
+    if form.validate_on_submit():
+        try:
+            done = operator.refill(actor(), form.counts(), initial_float=current_app.config["INITIAL_FLOAT"])
+        except ServiceError as error:
+            show_error(error, form)
+        else:
+            flash(f"Refilled the tubes with {money(done.cents)}.", "success")
+            return redirect(url_for("home.admin_tubes"))
+    return render_tubes(refill_form=form)
+
+
+@bp.route("/admin/tubes/collect", methods=["POST"])
+@role_required("admin")
+def admin_collect():
+    form = CollectForm(prefix="collect")
+    if form.validate_on_submit():
+        try:
+            done = operator.collect_coins(actor(), form.counts(), initial_float=current_app.config["INITIAL_FLOAT"])
+        except ServiceError as error:
+            show_error(error, form)
+        else:
+            flash(f"Collected {money(done.cents)} into the cash box; the float stays in the tubes.", "success")
+            return redirect(url_for("home.admin_tubes"))
+    return render_tubes(collect_form=form)
 
 
 @bp.route("/admin/users")
 @role_required("admin")
 def admin_users():
-    page = paginate(users.all_users(actor(), request.args.get("role") or None))
+    q = request.args.get("q", "").strip()[: operator.USER_QUERY_MAX]
+    role = request.args.get("role") or None
+    try:
+        page = paginate(operator.find_users(actor(), q=q or None, role=role))
+    except ServiceError as error:
+        flash(error.message, "danger")
+        return redirect(url_for("home.admin_users"))
     rows = [{"user": u, "can_delete": u.id != actor().id} for u in page.items]
-    return render_template("admin/users.html", page=page, rows=rows)
+    return render_template("admin/users.html", page=page, rows=rows, q=q, role=role)
 
 
 @bp.route("/admin/users/<int:user_id>/delete", methods=["GET", "POST"])
@@ -461,7 +586,7 @@ def admin_user_delete(user_id: int):
             show_error(error)
         else:
             paid = sum(deletion.change)
-            flash(f"User {name} deleted." + (f" {paid} cents of escrow paid back." if paid else ""), "success")
+            flash(f"User {name} deleted." + (f" {money(paid)} of escrow paid back." if paid else ""), "success")
         return redirect(url_for("home.admin_users"))
     return render_template(
         "confirm.html",
@@ -478,4 +603,3 @@ def admin_user_delete(user_id: int):
 def admin_orders():
     history = paginate(orders.visible_orders(actor()))
     return render_template("admin/orders.html", history=history)
-

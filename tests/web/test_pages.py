@@ -204,12 +204,14 @@ def test_machine_deposit_buy_and_change(client, buyer, seller, web_login, set_tu
     web_login(buyer)
     for coin in (100, 20, 5):
         body = client.post("/machine/deposit", data={"coin": coin}, follow_redirects=True).get_data(as_text=True)
-    assert "Deposit: 125 cents." in body and "€1.25" in body
-    response = client.post("/machine/buy", data={"product_id": product.id, "amount": 2}, follow_redirects=True)
+    assert "Inserted 5¢. Deposit: €1.25." in body and "125 cents" not in body
+    response = client.post("/machine/buy", data={"product_id": product.id, "amount": 2, "expected_cost": 35},
+                           follow_redirects=True)
     body = response.get_data(as_text=True)
-    assert "You bought 2 × Gum for 70 cents." in body
-    assert "€0.70 (70 cents)" in body
-    assert 'title="50¢"' in body and 'title="5¢"' in body and "(55 cents)" in body
+    assert "You bought 2 × Gum for €0.70. Your change: €0.55 (50¢, 5¢)." in body
+    assert 'id="total-spent">€0.70<' in body
+    assert 'title="50¢"' in body and 'title="5¢"' in body and 'change-total">€0.55<' in body
+    assert "alert-success" not in body  # the result card says it; no banner repeats it
     order = db.session.scalar(select(Order))
     assert (order.total_spent, order.change) == (70, [50, 5])
     assert db.session.get(User, buyer.id).deposit == 0
@@ -250,7 +252,8 @@ def test_coin_return_gives_back_the_inserted_coins(client, buyer, web_login):
     client.post("/machine/deposit", data={"coin": 20})
     client.post("/machine/deposit", data={"coin": 10})
     body = client.post("/machine/reset", follow_redirects=True).get_data(as_text=True)
-    assert "Coin return: 30 cents given back." in body and 'title="20¢"' in body and 'title="10¢"' in body
+    assert "Coin return: €0.30 given back (20¢, 10¢)." in body
+    assert 'title="20¢"' in body and 'title="10¢"' in body
     assert db.session.get(User, buyer.id).deposit == 0
 
 
@@ -267,7 +270,7 @@ def test_refund_button_only_where_allowed_and_refund_works(client, buyer, seller
     assert body.count(">Refund</button>") == 1 and "This product is not refundable" in body
     apple = db.session.scalar(select(Order).where(Order.product_name == "Apple"))
     body = client.post(f"/orders/{apple.id}/refund", follow_redirects=True).get_data(as_text=True)
-    assert f"Order #{apple.id} refunded: 50 cents paid back." in body
+    assert f"Order #{apple.id} refunded: €0.50 paid back (50¢)." in body
     db.session.expire_all()
     assert db.session.get(Order, apple.id).status == "refunded"
     again = client.post(f"/orders/{apple.id}/refund", follow_redirects=True).get_data(as_text=True)
@@ -280,15 +283,15 @@ def test_refund_button_only_where_allowed_and_refund_works(client, buyer, seller
 def test_seller_creates_edits_restocks_and_deletes(client, seller, web_login):
     web_login(seller)
     response = client.post("/seller/products/new",
-                           data={"product_name": "Tea", "cost": 45, "amount_available": 4, "refundable": "y"},
+                           data={"product_name": "Tea", "cost": "0.45", "amount_available": 4, "refundable": "y"},
                            follow_redirects=True)
-    assert "“Tea” is on sale. Add a picture?" in response.get_data(as_text=True)
+    assert "“Tea” is on sale at €0.45. Add a picture?" in response.get_data(as_text=True)
     product = db.session.scalar(select(Product).where(Product.product_name == "Tea"))
     assert (product.cost, product.amount_available, product.refundable, product.seller_id) == (45, 4, True, seller.id)
     body = client.post(f"/seller/products/{product.id}/edit",
-                       data={"product_name": "Green tea", "cost": 55, "amount_available": 4},
+                       data={"product_name": "Green tea", "cost": "€0,55", "amount_available": 4},
                        follow_redirects=True).get_data(as_text=True)
-    assert "“Green tea” saved." in body
+    assert "“Green tea” saved: €0.55, 4 in stock." in body
     body = client.post(f"/seller/products/{product.id}/restock", data={"units": 6},
                        follow_redirects=True).get_data(as_text=True)
     assert "Restocked “Green tea”: 10 in stock." in body
@@ -305,12 +308,12 @@ def test_product_form_errors_next_to_fields(client, seller, web_login, db_snapsh
     make_product(seller, product_name="Cola")
     web_login(seller)
     before = db_snapshot()
-    body = client.post("/seller/products/new", data={"product_name": " ", "cost": 7, "amount_available": -1}
+    body = client.post("/seller/products/new", data={"product_name": " ", "cost": "0.07", "amount_available": -1}
                        ).get_data(as_text=True)
-    assert "Cost must be a positive multiple of 5 cents" in body
+    assert "The price must be a multiple of 5 cents, from €0.05 to €1000.00" in body
     assert "Stock must be a whole number from 0 to 10000" in body
     assert "This field is required" in body
-    dup = client.post("/seller/products/new", data={"product_name": "COLA", "cost": 5, "amount_available": 1}
+    dup = client.post("/seller/products/new", data={"product_name": "COLA", "cost": "0.05", "amount_available": 1}
                       ).get_data(as_text=True)
     assert "A product with that name is already on sale" in dup and "is-invalid" in dup
     restock = client.post("/seller/products/1/restock", data={"units": 0}, follow_redirects=True).get_data(
@@ -341,7 +344,7 @@ def test_seller_sales_history_with_totals(client, buyer, seller, web_login, set_
         client.post("/api/v1/buy", json={"productId": product.id}, headers=buyer.headers)
     web_login(seller)
     body = client.get("/seller/sales").get_data(as_text=True)
-    assert body.count("<td>Bar</td>") == 2 and "€1.00" in body and "buyer" in body
+    assert body.count('<td data-label="Product">Bar</td>') == 2 and "€1.00" in body and "buyer" in body
 
 
 # ------------------------------------------------------------------ operator
