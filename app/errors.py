@@ -82,8 +82,8 @@ def _scrub(event: dict, _hint: dict) -> dict:
 
 
 def init_error_reporting(app: Flask) -> None:
-    """Errors to Sentry when SENTRY_DSN is set: every error logged (an unhandled exception is logged by
-    handle_unexpected below) becomes an event, through sentry-sdk's logging integration, with the request's
+    """Errors to Sentry when SENTRY_DSN is set: every unhandled exception (handle_unexpected below) becomes an
+    event, with the request's
     method and URL but never its body, cookies or credentials. Without SENTRY_DSN sentry-sdk is not even imported.
     SENTRY_TRANSPORT (tests only) replaces the network transport."""
     dsn = app.config.get("SENTRY_DSN")
@@ -91,11 +91,14 @@ def init_error_reporting(app: Flask) -> None:
         return
     import sentry_sdk
     from sentry_sdk.integrations.flask import FlaskIntegration
+    from sentry_sdk.integrations.logging import LoggingIntegration
 
+    app.extensions["report_error"] = sentry_sdk.capture_exception
     sentry_sdk.init(
         dsn=dsn,
         environment=app.config.get("SENTRY_ENVIRONMENT"),
-        integrations=[FlaskIntegration()],
+        # Unhandled errors are sent by handle_unexpected itself; log lines stay breadcrumbs.
+        integrations=[FlaskIntegration(), LoggingIntegration(level=logging.INFO, event_level=None)],
         max_request_body_size="never",
         before_send=_scrub,
         transport=app.config.get("SENTRY_TRANSPORT"),
@@ -146,4 +149,7 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         log.exception("Unhandled error on %s %s", request.method, request.path)
+        report = current_app.extensions.get("report_error")
+        if report is not None:
+            report(error)
         return handle_http_exception(InternalServerError())
