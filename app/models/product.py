@@ -14,6 +14,7 @@ class Product(db.Model):
     __table_args__ = (
         CheckConstraint("cost > 0 AND cost % 5 = 0 AND cost <= 100000", name="cost_valid"),
         CheckConstraint("amount_available >= 0 AND amount_available <= 10000", name="stock_valid"),
+        CheckConstraint("low_stock_at >= 0 AND low_stock_at <= 10000", name="low_stock_at_valid"),
         Index(
             "uq_products_name_on_sale",
             "name_key",
@@ -36,6 +37,8 @@ class Product(db.Model):
     units_stocked: Mapped[int] = mapped_column(Integer, default=0)
     seller_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     refundable: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The seller's warning level: at or below this many units (and above none) the product shows "low stock".
+    low_stock_at: Mapped[int] = mapped_column(Integer, default=3, server_default=text("3"))
     on_sale: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
     image: Mapped[bytes | None] = deferred(mapped_column(LargeBinary, nullable=True))
     image_mime: Mapped[str | None] = mapped_column(String(32), nullable=True)

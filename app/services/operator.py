@@ -34,6 +34,37 @@ USER_QUERY_MAX = 32
 # ---------------------------------------------------------------- exact change only
 
 
+@dataclass
+class Tube:
+    coin: int
+    count: int
+    low_at: int  # the operator's warning level
+
+    @property
+    def low(self) -> bool:
+        return self.count <= self.low_at
+
+
+def tube_states(initial_float: int) -> list[Tube]:
+    """Every tube with its warning level, read without a lock (a fresh install's: the float and the default)."""
+    rows = {t.coin: t for t in db.session.scalars(select(CoinTube))}
+    default = CoinTube.__table__.c.low_at.default.arg
+    return [Tube(coin, rows[coin].count, rows[coin].low_at) if coin in rows else Tube(coin, initial_float, default)
+            for coin in COINS]
+
+
+@write_transaction
+def set_low_levels(actor: Actor, levels: dict[int, int], *, initial_float: int) -> list[Tube]:
+    """The operator's warning level of each tube."""
+    require_role(actor, "admin")
+    _check_counts(levels, "Warning levels")
+    lock_tubes(initial_float)
+    for tube in db.session.scalars(select(CoinTube)):
+        tube.low_at = levels[tube.coin]
+    db.session.flush()
+    return tube_states(initial_float)
+
+
 def read_tubes(initial_float: int) -> dict[int, int]:
     """The tubes as they are, without a lock (a fresh install's are INITIAL_FLOAT each until the first sale)."""
     counts = dict(db.session.execute(select(CoinTube.coin, CoinTube.count)).all())
