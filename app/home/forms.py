@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, ValidationError
 
-from app.services import prices, products, users
+from app.services import prices, products, stock, users
 from app.services.coins import COINS, euros, is_coin
 from app.services.errors import InvalidInput
 
@@ -101,6 +101,8 @@ class ProductForm(FlaskForm):
                      description="A multiple of 5 cents, e.g. 0.35")
     amount_available = IntegerField("Units in stock", validators=[InputRequired()], default=0)
     refundable = BooleanField("Buyers may refund it", description="Refunds are possible shortly after purchase")
+    low_stock_at = IntegerField("Low-stock warning at", validators=[Optional()], default=3,
+                                description="Units left at or below which the product is marked “low stock”")
     submit = SubmitField("Save")
 
     def validate_product_name(self, field):
@@ -118,6 +120,9 @@ class ProductForm(FlaskForm):
 
     def validate_amount_available(self, field):
         service_rule(products.check_product_fields, {"amount_available": field.data})
+
+    def validate_low_stock_at(self, field):
+        service_rule(stock.check_low_stock_at, field.data)
 
     def fields_dict(self) -> dict:
         return {
@@ -158,6 +163,10 @@ class RefillForm(CoinCountsForm):
 
 class CollectForm(CoinCountsForm):
     submit = SubmitField("Collect into the cash box")
+
+
+class LowLevelsForm(CoinCountsForm):
+    submit = SubmitField("Save warning levels")
 
 
 class TubesForm(FlaskForm):

@@ -25,6 +25,7 @@ from app.home.forms import (
     DepositForm,
     ImageForm,
     LoginForm,
+    LowLevelsForm,
     ProductForm,
     RefillForm,
     RegisterForm,
@@ -32,7 +33,19 @@ from app.home.forms import (
     TubesForm,
 )
 from app.limits import login_limit_per_address, login_limit_per_username, registration_limit
-from app.services import devices, images, machine, operator, orders, products, sessions, storefront, users, vending
+from app.services import (
+    devices,
+    images,
+    machine,
+    operator,
+    orders,
+    products,
+    sessions,
+    stock,
+    storefront,
+    users,
+    vending,
+)
 from app.services.coins import COINS
 from app.services.errors import ServiceError
 from app.services.policy import require_product_owner
@@ -44,7 +57,8 @@ STATUS_KEY = "machine_status"
 # The machine page's script (static/js/machine.js) asks for the changed parts of the page only.
 LIVE_HEADER = "X-Live-Update"
 # Service field names (API spelling) -> form field names.
-FIELD_NAMES = {"productName": "product_name", "amountAvailable": "amount_available", "product_id": "product_id"}
+FIELD_NAMES = {"productName": "product_name", "amountAvailable": "amount_available", "product_id": "product_id",
+               "lowStockAt": "low_stock_at"}
 FIELD_NAMES.update({str(coin): f"c{coin}" for coin in COINS})
 
 
@@ -380,7 +394,8 @@ def own_product(product_id: int):
 @role_required("seller")
 def seller_products():
     page = paginate(products.catalogue(seller_id=actor().id))
-    return render_template("seller/products.html", page=page, restock=RestockForm(), action=ActionForm())
+    rows = [{"product": p, "low": stock.is_low(p)} for p in page.items]
+    return render_template("seller/products.html", page=page, rows=rows, restock=RestockForm(), action=ActionForm())
 
 
 @bp.route("/seller/products/new", methods=["GET", "POST"])
@@ -390,6 +405,8 @@ def product_create():
     if form.validate_on_submit():
         try:
             product = products.create_product(actor(), form.fields_dict())
+            if form.low_stock_at.data is not None:
+                stock.set_low_stock_at(actor(), product.id, form.low_stock_at.data)
         except ServiceError as error:
             show_error(error, form)
         else:
@@ -406,6 +423,8 @@ def product_edit(product_id: int):
     if form.validate_on_submit():
         try:
             product = products.update_product(actor(), product_id, form.fields_dict())
+            if form.low_stock_at.data is not None:
+                product = stock.set_low_stock_at(actor(), product_id, form.low_stock_at.data)
         except ServiceError as error:
             show_error(error, form)
         else:
@@ -495,9 +514,12 @@ def seller_sales():
 # ---------------------------------------------------------------- operator
 
 
-def render_tubes(*, set_form=None, refill_form=None, collect_form=None, code: int = 200):
+def render_tubes(*, set_form=None, refill_form=None, collect_form=None, levels_form=None, code: int = 200):
     initial_float = current_app.config["INITIAL_FLOAT"]
-    tubes = operator.read_tubes(initial_float)
+    states = operator.tube_states(initial_float)
+    tubes = {tube.coin: tube.count for tube in states}
+    levels_form = levels_form or LowLevelsForm(formdata=None, prefix="low",
+                                               data={f"c{tube.coin}": tube.low_at for tube in states})
     set_form = set_form or TubesForm(formdata=None, data={f"c{coin}": count for coin, count in tubes.items()})
     refill_form = refill_form or RefillForm(formdata=None, prefix="refill")
     collect_form = collect_form or CollectForm(
@@ -508,6 +530,7 @@ def render_tubes(*, set_form=None, refill_form=None, collect_form=None, code: in
     history = operator.tube_history(actor(), before=before, size=PAGE_SIZE, operator_only=operator_only)
     total = sum(coin * count for coin, count in tubes.items())
     return render_template("admin/tubes.html", form=set_form, refill=refill_form, collect=collect_form, tubes=tubes,
+                           states=states, levels=levels_form,
                            total=total, history=history, operator_only=operator_only,
                            short_of_change=operator.exact_change_only(initial_float)), code
 
@@ -557,6 +580,21 @@ def admin_collect():
             flash(f"Collected {money(done.cents)} into the cash box; the float stays in the tubes.", "success")
             return redirect(url_for("home.admin_tubes"))
     return render_tubes(collect_form=form)
+
+
+@bp.route("/admin/tubes/levels", methods=["POST"])
+@role_required("admin")
+def admin_tube_levels():
+    form = LowLevelsForm(prefix="low")
+    if form.validate_on_submit():
+        try:
+            operator.set_low_levels(actor(), form.counts(), initial_float=current_app.config["INITIAL_FLOAT"])
+        except ServiceError as error:
+            show_error(error, form)
+        else:
+            flash("The low-tube warning levels were saved.", "success")
+            return redirect(url_for("home.admin_tubes"))
+    return render_tubes(levels_form=form)
 
 
 @bp.route("/admin/users")

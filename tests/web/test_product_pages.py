@@ -143,3 +143,37 @@ def test_picture_input_is_unchanged_by_a_good_upload(client, seller, web_login, 
     ok = client.post(f"/seller/products/{product.id}/image", data={"image": (io.BytesIO(png()), "a.png")},
                      content_type="multipart/form-data", follow_redirects=True)
     assert "New picture saved for “Cola”." in ok.get_data(as_text=True)
+
+
+def test_low_stock_warning_level_per_product(client, seller, web_login, db_snapshot):
+    web_login(seller)
+    client.post("/seller/products/new", data={"product_name": "Tea", "cost": "0.45", "amount_available": 4,
+                                              "low_stock_at": 5})
+    product = db.session.scalar(select(Product).where(Product.product_name == "Tea"))
+    assert product.low_stock_at == 5
+    assert "Low stock" in client.get("/seller/products").get_data(as_text=True)
+    client.post(f"/seller/products/{product.id}/edit", data={"product_name": "Tea", "cost": "0.45",
+                                                            "amount_available": 4, "low_stock_at": 2})
+    assert "Low stock" not in client.get("/seller/products").get_data(as_text=True)
+    before = db_snapshot()
+    body = client.post(f"/seller/products/{product.id}/edit", data={"product_name": "Tea", "cost": "0.45",
+                                                                   "amount_available": 4, "low_stock_at": -1}
+                       ).get_data(as_text=True)
+    assert "The warning level must be a whole number from 0 to 10000" in body and "is-invalid" in body
+    assert db_snapshot() == before
+    db.session.expire_all()
+    assert db.session.get(Product, product.id).low_stock_at == 2
+
+
+def test_low_tubes_are_highlighted_at_the_operators_levels(client, admin, web_login, set_tubes):
+    set_tubes({5: 2, 10: 0, 20: 9, 50: 20, 100: 20})
+    web_login(admin)
+    body = client.get("/admin/tubes").get_data(as_text=True)
+    assert body.count("tube-low") == 2 and "Empty · warns at 5" in body and "Low · warns at 5" in body
+    body = client.post("/admin/tubes/levels", data={"low-c5": 1, "low-c10": 0, "low-c20": 10, "low-c50": 0,
+                                                    "low-c100": 0}, follow_redirects=True).get_data(as_text=True)
+    assert "The low-tube warning levels were saved." in body
+    assert body.count("tube-low") == 2 and "Low · warns at 10" in body and "Empty · warns at 0" in body
+    bad = client.post("/admin/tubes/levels", data={"low-c5": "x", "low-c10": 0, "low-c20": 10, "low-c50": 0,
+                                                   "low-c100": 0}).get_data(as_text=True)
+    assert "is-invalid" in bad and "<details class=\"card shadow-sm mb-3\" open>" in bad
