@@ -32,6 +32,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, request
 from sqlalchemy import event
 
 from app.logs import ROUTE, STARTED, note_route
+from app.services.errors import ChangeImpossible
 
 bp = Blueprint("metrics", __name__)
 
@@ -117,7 +118,7 @@ def process_metrics() -> Metrics:
 
 def is_change_impossible(message: str | None) -> bool:
     """A buy or refund refused because the tubes cannot pay exactly (the services' wording for both)."""
-    return bool(message) and message.startswith("The machine cannot")
+    return bool(message) and message.startswith(ChangeImpossible.PREFIX)
 
 
 def money_done(operation: str, channel: str) -> None:

@@ -9,9 +9,10 @@ from sqlalchemy.exc import DisconnectionError
 
 def engine_options(url: str, *, pool_size: int, max_overflow: int, pool_timeout: float) -> dict:
     """SQLALCHEMY_ENGINE_OPTIONS for `url`. The pool is per worker process and shared by its threads."""
+    # hide_parameters: a statement's values (token digests, password hashes) never reach a log or a traceback
     if url.startswith("sqlite"):
-        return {}
-    return {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
+        return {"hide_parameters": True}
+    return {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout, "hide_parameters": True}
 
 
 def configure_engine(engine: Engine, *, ping_after_idle: float = 0) -> None:

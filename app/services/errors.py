@@ -36,3 +36,13 @@ class InvalidInput(ServiceError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message, {field: [message]} if field else None)
         self.field = field
+
+
+class ChangeImpossible(Conflict):
+    """A buy or a refund the tubes cannot pay exactly. Its message always starts with PREFIX, which
+    is how a stored reply (only its JSON is kept) is still known for one (app.metrics)."""
+
+    PREFIX = "The machine cannot"
+
+    def __init__(self, what: str):
+        super().__init__(f"{self.PREFIX} {what}")

@@ -13,7 +13,7 @@ from app.models import Order, Product
 from app.models.columns import utcnow
 from app.services import ledger, sales
 from app.services.coins import coins_to_list, euros, make_change
-from app.services.errors import Conflict, InvalidInput, NotFound
+from app.services.errors import ChangeImpossible, Conflict, InvalidInput, NotFound
 from app.services.machine import lock_tubes, move_coins
 from app.services.policy import Actor, require_role
 from app.services.products import STOCK_MAX
@@ -187,7 +187,7 @@ def refund(actor: Actor, order_id: int, *, window_seconds: int, initial_float: i
     tubes = lock_tubes(initial_float)
     payout = make_change(order.total_spent, tubes)
     if payout is None:
-        raise Conflict(f"The machine cannot pay {euros(order.total_spent)} back right now; ask the operator")
+        raise ChangeImpossible(f"pay {euros(order.total_spent)} back right now; ask the operator")
     if product is not None:
         db.session.execute(
             update(PRODUCTS)

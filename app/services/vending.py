@@ -17,7 +17,7 @@ from app.models import Order, Product, User
 from app.models.columns import utcnow
 from app.services import ledger, sales
 from app.services.coins import COINS, coins_to_list, coins_value, euros, is_coin, make_change
-from app.services.errors import Conflict, InvalidInput, NotFound, ServiceError
+from app.services.errors import ChangeImpossible, Conflict, InvalidInput, NotFound, ServiceError
 from app.services.machine import lock_tubes, move_coins
 from app.services.policy import Actor, require_role
 
@@ -196,9 +196,8 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int,
         available[coin] += escrowed[coin]
     change = make_change(buyer.deposit - total, available)
     if change is None:
-        raise Conflict(
-            f"The machine cannot give exact change of {euros(buyer.deposit - total)}; "
-            "insert exact money or a different coin mix, or reset"
+        raise ChangeImpossible(
+            f"give exact change of {euros(buyer.deposit - total)}; insert exact money or a different coin mix, or reset"
         )
     move_coins({coin: escrowed[coin] - change[coin] for coin in COINS})
     values = {
