@@ -187,10 +187,12 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int,
     now = utcnow()
     total = product.cost * amount
     escrowed = escrow_of(buyer)
-    # Every buyer queues on the tube rows: write the buyer's and the product's rows (locked by now)
-    # before taking them, so only the tubes, the order and its ledger rows are written while they are held.
+    # Every buyer queues on the tube rows: write the buyer's and the product's rows (locked by now) and
+    # the product's sales of the day before taking them, so only the tubes, the order and its ledger rows
+    # are written while they are held.
     db.session.execute(TAKE_STOCK, {"product_id": product.id, "amount": amount, "now": now})
     _empty_escrow(buyer.id)
+    sales.record(seller_id=product.seller_id, product_id=product.id, at=now, orders=1, units=amount, revenue=total)
     available = lock_tubes(initial_float)
     for coin in COINS:
         available[coin] += escrowed[coin]
@@ -210,7 +212,6 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int,
     }
     order_id = db.session.execute(INSERT_ORDER, values).scalar_one()
     order = OrderRecord(id=order_id, **values)
-    sales.record(seller_id=product.seller_id, product_id=product.id, at=now, orders=1, units=amount, revenue=total)
     entries = [ledger.entry("escrow_to_tubes", escrowed, user_id=buyer.id, order_id=order.id, at=now)]
     if coins_value(change):
         entries.append(ledger.entry("change_paid", change, user_id=buyer.id, order_id=order.id, at=now))
