@@ -9,10 +9,13 @@ from wtforms import (
     PasswordField,
     RadioField,
     SelectChoice,
+    SelectField,
     StringField,
     SubmitField,
 )
+from wtforms.fields import DateField
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional, ValidationError
+from wtforms.widgets import HiddenInput
 
 from app.services import prices, products, stock, users
 from app.services.coins import COINS, euros, is_coin
@@ -179,3 +182,18 @@ class TubesForm(FlaskForm):
 
     def counts(self) -> dict[int, int]:
         return {coin: getattr(self, f"c{coin}").data for coin in COINS}
+
+
+class OrderFilterForm(FlaskForm):
+    """The filters of an order list, read from the query string (a GET form: nothing to protect)."""
+
+    class Meta:
+        csrf = False
+
+    since = DateField("From", validators=[Optional()])
+    until = DateField("Until", validators=[Optional()])
+    seller = StringField("Seller", validators=[Optional(), Length(max=32)], description="username")
+    product = IntegerField("Product", validators=[Optional()], widget=HiddenInput())
+    status = SelectField("Status", choices=[SelectChoice("", "any"), SelectChoice("paid", "paid"),
+                                            SelectChoice("refunded", "refunded")], validators=[Optional()])
+    submit = SubmitField("Show")

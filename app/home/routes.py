@@ -1,6 +1,19 @@
 """Thin views: validate the form, call a service, show the outcome (flash and redirect, or render)."""
 
-from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
+from datetime import UTC, datetime
+
+from flask import (
+    Response,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user, login_required, logout_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -26,6 +39,7 @@ from app.home.forms import (
     ImageForm,
     LoginForm,
     LowLevelsForm,
+    OrderFilterForm,
     ProductForm,
     RefillForm,
     RegisterForm,
@@ -40,6 +54,7 @@ from app.services import (
     operator,
     orders,
     products,
+    reports,
     sessions,
     stock,
     storefront,
@@ -85,6 +100,47 @@ def paginate(stmt, name: str = "page"):
 def coins_text(coins: list[int]) -> str:
     """50¢, 5¢ (for messages; the pages draw the coins)."""
     return ", ".join(coin_label(coin) for coin in coins)
+
+
+def read_filters(form: OrderFilterForm, *, seller_by_name: bool = False) -> orders.OrderFilters | None:
+    """The order list's filters from the query string, or None (the errors are on the form's fields)."""
+    if not form.validate():
+        return None
+    seller_id = None
+    if seller_by_name and form.seller.data:
+        try:
+            seller_id = operator.seller_id_by_name(actor(), form.seller.data)
+        except ServiceError as error:
+            show_error(error, form)
+            return None
+    return orders.OrderFilters(since=form.since.data, until=form.until.data, seller_id=seller_id,
+                               product_id=form.product.data, status=form.status.data or None)
+
+
+def filter_args(form: OrderFilterForm) -> dict:
+    """The filters as query arguments, for the Older/Newer and CSV links."""
+    args = {name: request.args.get(name) for name in ("since", "until", "seller", "product", "status")}
+    return {name: value for name, value in args.items() if value} if not form.errors else {}
+
+
+def order_list(filters: orders.OrderFilters | None, form: OrderFilterForm):
+    """A keyset page of the actor's orders (newest first) and the totals of the filtered list."""
+    if filters is None:
+        return pages.KeysetPage([], None, None), None
+    try:
+        page = orders.order_page(actor(), filters, cursor=request.args.get("cursor") or None, size=PAGE_SIZE)
+        return page, orders.order_totals(actor(), filters)
+    except ServiceError as error:
+        show_error(error, form)
+        return pages.KeysetPage([], None, None), None
+
+
+def csv_download(filters: orders.OrderFilters, name: str) -> Response:
+    """Every order of the filtered list as CSV, streamed a batch at a time."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+    lines = reports.csv_lines(orders.export_orders(actor(), filters))
+    return Response(stream_with_context(lines), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'})
 
 
 # ---------------------------------------------------------------- catalogue
@@ -366,8 +422,9 @@ def refund(order_id: int):
 @bp.route("/orders")
 @role_required("buyer")
 def buyer_orders():
-    history = paginate(orders.visible_orders(actor()))
-    return render_template("orders.html", history=history)
+    form = OrderFilterForm(formdata=request.args)
+    history, _totals = order_list(read_filters(form), form)
+    return render_template("orders.html", history=history, form=form, args=filter_args(form))
 
 
 @bp.route("/orders/<int:order_id>")
@@ -505,10 +562,45 @@ def product_image(product_id: int):
 @bp.route("/seller/sales")
 @role_required("seller")
 def seller_sales():
-    stmt = orders.visible_orders(actor())
-    history = paginate(stmt)
-    totals = orders.sales_totals(actor())
-    return render_template("seller/sales.html", history=history, totals=totals)
+    form = OrderFilterForm(formdata=request.args)
+    filters = read_filters(form)
+    summary = series = None
+    if filters is not None:
+        try:
+            since, until = reports.date_range(filters.since, filters.until, today=datetime.now(UTC).date())
+            summary = orders.sales_summary(actor(), since=since, until=until)
+        except ServiceError as error:
+            show_error(error, form)
+            filters = None
+        else:
+            filters = orders.OrderFilters(since=since, until=until, product_id=filters.product_id,
+                                          status=filters.status)
+            form.since.data, form.until.data = since, until
+            series = reports.every_day(summary.by_day, since, until)
+    history, totals = order_list(filters, form)
+    chart = None
+    if series is not None:
+        chart = {
+            "days": [d.day.isoformat() for d in series],
+            "revenue": [d.revenue / 100 for d in series],
+            "units": [d.units for d in series],
+            "products": [p.product_name for p in summary.by_product[:10]],
+            "productRevenue": [p.revenue / 100 for p in summary.by_product[:10]],
+        }
+    return render_template("seller/sales.html", form=form, summary=summary, series=series, chart=chart,
+                           history=history, totals=totals, args=filter_args(form),
+                           lifetime=orders.sales_totals(actor()))
+
+
+@bp.route("/seller/sales.csv")
+@role_required("seller")
+def seller_sales_csv():
+    form = OrderFilterForm(formdata=request.args)
+    filters = read_filters(form)
+    if filters is None:
+        flash("Check the filters: " + "; ".join(m for ms in form.errors.values() for m in ms), "danger")
+        return redirect(url_for("home.seller_sales"))
+    return csv_download(filters, "sales")
 
 
 # ---------------------------------------------------------------- operator
@@ -639,5 +731,17 @@ def admin_user_delete(user_id: int):
 @bp.route("/admin/orders")
 @role_required("admin")
 def admin_orders():
-    history = paginate(orders.visible_orders(actor()))
-    return render_template("admin/orders.html", history=history)
+    form = OrderFilterForm(formdata=request.args)
+    history, totals = order_list(read_filters(form, seller_by_name=True), form)
+    return render_template("admin/orders.html", history=history, totals=totals, form=form, args=filter_args(form))
+
+
+@bp.route("/admin/orders.csv")
+@role_required("admin")
+def admin_orders_csv():
+    form = OrderFilterForm(formdata=request.args)
+    filters = read_filters(form, seller_by_name=True)
+    if filters is None:
+        flash("Check the filters: " + "; ".join(m for ms in form.errors.values() for m in ms), "danger")
+        return redirect(url_for("home.admin_orders"))
+    return csv_download(filters, "orders")

@@ -233,3 +233,14 @@ def find_users(actor: Actor, *, q: str | None = None, role: str | None = None) -
         escaped = q[:USER_QUERY_MAX].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(User.username_key.like(f"%{escaped}%", escape="\\"))
     return stmt
+
+
+def seller_id_by_name(actor: Actor, username: str) -> int:
+    """The id of the seller with this username (any case), for the orders filter."""
+    require_role(actor, "admin")
+    seller_id = db.session.scalar(
+        select(User.id).where(User.username_key == username.strip().lower(), User.role == "seller")
+    )
+    if seller_id is None:
+        raise InvalidInput(f"No seller is called “{username.strip()}”", field="seller")
+    return seller_id

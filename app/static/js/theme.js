@@ -7,7 +7,10 @@
     try { return localStorage.getItem(KEY); } catch { return null; }
   };
   const current = () => stored() || (media.matches ? "dark" : "light");
-  const apply = (theme) => document.documentElement.setAttribute("data-bs-theme", theme);
+  const apply = (theme) => {
+    document.documentElement.setAttribute("data-bs-theme", theme);
+    document.dispatchEvent(new CustomEvent("vending:theme", { detail: theme }));
+  };
 
   apply(current());
   media.addEventListener("change", () => { if (!stored()) apply(current()); });
