@@ -25,8 +25,9 @@ UPDATE products SET amount_available = amount_available - 1, updated_at = now() 
 -- the app empties the escrow (SET deposit = 0, escrow_5 = 0, ...): the same statement shape, moving exactly the coin inserted
 UPDATE users SET deposit = deposit - 100, escrow_5 = escrow_5 - 0, escrow_10 = escrow_10 - 0, escrow_20 = escrow_20 - 0, escrow_50 = escrow_50 - 0, escrow_100 = escrow_100 - 1 WHERE id = :uid;
 INSERT INTO sales_days (seller_id, product_id, day, orders, units, revenue, refunded_orders, refunded_units, refunded_revenue) VALUES (:p_seller_id, :pid, CAST(now() AT TIME ZONE 'UTC' AS date), 1, 1, 35, 0, 0, 0) ON CONFLICT (seller_id, product_id, day) DO UPDATE SET orders = sales_days.orders + excluded.orders, units = sales_days.units + excluded.units, revenue = sales_days.revenue + excluded.revenue, refunded_orders = sales_days.refunded_orders + excluded.refunded_orders, refunded_units = sales_days.refunded_units + excluded.refunded_units, refunded_revenue = sales_days.refunded_revenue + excluded.refunded_revenue;
-SELECT coin, count FROM coin_tubes ORDER BY coin FOR UPDATE;
-UPDATE coin_tubes SET count = count + CASE coin WHEN 5 THEN -1 WHEN 10 THEN -1 WHEN 20 THEN 0 WHEN 50 THEN -1 WHEN 100 THEN 1 ELSE 0 END;
+SELECT coin, count FROM coin_tubes ORDER BY coin;
 INSERT INTO orders (buyer_id, seller_id, product_id, buyer_username, seller_username, product_name, unit_cost, amount, total_spent, paid_in, change, status, refunded_amount, refund_change, refundable, created_at, refunded_at) VALUES (:uid, :p_seller_id, :pid, :b_username, :p_seller_username, :p_product_name, 35, 1, 35, 100, '[50, 10, 5]', 'paid', 0, NULL, false, now(), NULL) RETURNING id \gset o_
 INSERT INTO ledger_entries (created_at, kind, user_id, order_id, c5, c10, c20, c50, c100, cents) VALUES (now(), 'escrow_to_tubes', :uid, :o_id, 0, 0, 0, 0, 1, 100), (now(), 'change_paid', :uid, :o_id, 1, 1, 0, 1, 0, 65);
+-- the tube rows, which every cycle queues on, are written (and locked) last; the counts were read without a lock
+UPDATE coin_tubes SET count = count + CASE coin WHEN 5 THEN -1 WHEN 10 THEN -1 WHEN 20 THEN 0 WHEN 50 THEN -1 WHEN 100 THEN 1 ELSE 0 END WHERE count + CASE coin WHEN 5 THEN -1 WHEN 10 THEN -1 WHEN 20 THEN 0 WHEN 50 THEN -1 WHEN 100 THEN 1 ELSE 0 END >= 0;
 COMMIT;

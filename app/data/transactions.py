@@ -7,7 +7,8 @@ with BEGIN IMMEDIATE (app.data.engine), which takes the database's write lock be
 
 An attempt runs again, a bounded number of times, when the database says it lost a race that a
 second attempt settles: a deadlock, a serialization failure, a lock not available, a unique
-constraint taken by a concurrent insert, a busy SQLite database; and when the connection was lost
+constraint taken by a concurrent insert, a busy SQLite database; when a conditional write found the
+values its attempt read without a lock changed (StaleRead); and when the connection was lost
 before COMMIT (the server rolled the transaction back). A connection lost during COMMIT leaves the
 outcome unknown, so the attempt is not run again (the client gets a 503) unless the function says a
 second run is harmless: the idempotent wrapper of the money operations does, because its second
@@ -36,6 +37,11 @@ _writing: ContextVar[bool] = ContextVar("writing", default=False)
 
 class Contention(Exception):  # noqa: N818 (a state of the database, answered 503 by app.errors)
     """The database stayed busy (or kept losing races) through every attempt."""
+
+
+class StaleRead(Exception):  # noqa: N818 (a signal to the transaction loop, not an error)
+    """What this attempt read without a lock changed before it could write (a conditional UPDATE
+    matched fewer rows than it should): the attempt is rolled back and runs again on fresh values."""
 
 
 def in_write_transaction() -> bool:
@@ -69,6 +75,12 @@ def write_transaction(func: Callable | None = None, *, rerun_after_lost_commit: 
                 committing = True
                 db.session.commit()
                 return result
+            except StaleRead:
+                roll_back()
+                if attempt == MAX_ATTEMPTS:
+                    raise Contention("a conditional write kept finding its rows changed") from None
+                # jitter, not cryptography
+                time.sleep(random.uniform(0.001, 0.005) * attempt)  # noqa: S311  # nosec B311
             except DBAPIError as error:
                 roll_back()
                 lost = error.connection_invalidated and (not committing or rerun_after_lost_commit)

@@ -2,7 +2,7 @@
 
 from sqlalchemy import bindparam, case, insert, select, update
 
-from app.data.transactions import write_transaction
+from app.data.transactions import StaleRead, write_transaction
 from app.extensions import db
 from app.models import CoinTube
 from app.services import ledger
@@ -14,20 +14,21 @@ MAX_TUBE_COUNT = 1_000_000
 TUBES = CoinTube.__table__
 
 
-LOCK_TUBES = select(TUBES.c.coin, TUBES.c.count).order_by(TUBES.c.coin).with_for_update()
-MOVE_COINS = update(TUBES).values(
-    count=TUBES.c.count + case({coin: bindparam(f"delta_{coin}") for coin in COINS}, value=TUBES.c.coin, else_=0)
-)
+READ_TUBES = select(TUBES.c.coin, TUBES.c.count).order_by(TUBES.c.coin)
+LOCK_TUBES = READ_TUBES.with_for_update()
+_DELTA = case({coin: bindparam(f"delta_{coin}") for coin in COINS}, value=TUBES.c.coin, else_=0)
+# A tube that would go below zero is not written: the caller learns it from the rows matched.
+MOVE_COINS = update(TUBES).where(TUBES.c.count + _DELTA >= 0).values(count=TUBES.c.count + _DELTA)
 
 
-def lock_tubes(initial_float: int) -> dict[int, int]:
-    """Every tube's count, the rows locked (in coin order) until the transaction ends.
+def tube_counts(initial_float: int, *, lock: bool) -> dict[int, int]:
+    """Every tube's count; with `lock`, the rows locked (in coin order) until the transaction ends.
 
     A fresh install has no tube rows: they are created with INITIAL_FLOAT coins each, recorded in the
     ledger. Two first sales racing to do it: one insert wins, the other's unique violation makes its
     transaction run again (app.data.transactions), and then it finds the rows.
     """
-    counts = {coin: count for coin, count in db.session.execute(LOCK_TUBES)}
+    counts = {coin: count for coin, count in db.session.execute(LOCK_TUBES if lock else READ_TUBES)}
     missing = {coin: initial_float for coin in COINS if coin not in counts}
     if missing:
         db.session.execute(insert(TUBES).values([{"coin": coin, "count": n} for coin, n in missing.items()]))
@@ -36,10 +37,18 @@ def lock_tubes(initial_float: int) -> dict[int, int]:
     return counts
 
 
+def lock_tubes(initial_float: int) -> dict[int, int]:
+    return tube_counts(initial_float, lock=True)
+
+
 def move_coins(delta: dict[int, int]) -> None:
-    """Add a signed count to every tube in one statement (the tubes must be locked)."""
+    """Add a signed count to every tube in one statement, which locks the tube rows until the
+    transaction ends. If a tube would go below zero (the counts the caller read without a lock have
+    changed since), nothing may be written: StaleRead, and the transaction runs again."""
     if any(delta.values()):
-        db.session.execute(MOVE_COINS, {f"delta_{coin}": delta.get(coin, 0) for coin in COINS})
+        moved = db.session.execute(MOVE_COINS, {f"delta_{coin}": delta.get(coin, 0) for coin in COINS}).rowcount
+        if moved != len(COINS):
+            raise StaleRead
 
 
 @write_transaction

@@ -18,7 +18,7 @@ from app.models.columns import utcnow
 from app.services import ledger, sales
 from app.services.coins import COINS, coins_to_list, coins_value, euros, is_coin, make_change
 from app.services.errors import ChangeImpossible, Conflict, InvalidInput, NotFound, ServiceError
-from app.services.machine import lock_tubes, move_coins
+from app.services.machine import lock_tubes, move_coins, tube_counts
 from app.services.policy import Actor, require_role
 
 MAX_AMOUNT = 10_000
@@ -187,21 +187,19 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int,
     now = utcnow()
     total = product.cost * amount
     escrowed = escrow_of(buyer)
-    # Every buyer queues on the tube rows: write the buyer's and the product's rows (locked by now) and
-    # the product's sales of the day before taking them, so only the tubes, the order and its ledger rows
-    # are written while they are held.
     db.session.execute(TAKE_STOCK, {"product_id": product.id, "amount": amount, "now": now})
     _empty_escrow(buyer.id)
     sales.record(seller_id=product.seller_id, product_id=product.id, at=now, orders=1, units=amount, revenue=total)
-    available = lock_tubes(initial_float)
-    for coin in COINS:
-        available[coin] += escrowed[coin]
-    change = make_change(buyer.deposit - total, available)
+    # Every buyer queues on the tube rows, so they are locked last and held for as little as possible:
+    # the change is worked out from the counts read without a lock, and the tubes are written (and
+    # locked) by the transaction's last statement, which finds out if those counts went stale.
+    change = _change(buyer.deposit - total, escrowed, tube_counts(initial_float, lock=False))
+    if change is None:  # before refusing, make sure on counts no other buy can change meanwhile
+        change = _change(buyer.deposit - total, escrowed, lock_tubes(initial_float))
     if change is None:
         raise ChangeImpossible(
             f"give exact change of {euros(buyer.deposit - total)}; insert exact money or a different coin mix, or reset"
         )
-    move_coins({coin: escrowed[coin] - change[coin] for coin in COINS})
     values = {
         "buyer_id": buyer.id, "buyer_username": buyer.username,
         "seller_id": product.seller_id, "seller_username": product.seller_username,
@@ -216,7 +214,13 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int,
     if coins_value(change):
         entries.append(ledger.entry("change_paid", change, user_id=buyer.id, order_id=order.id, at=now))
     ledger.record(*entries)
+    move_coins({coin: escrowed[coin] - change[coin] for coin in COINS})
     return Purchase(order, product, order.change, 0)
+
+
+def _change(amount: int, escrowed: dict[int, int], tubes: dict[int, int]) -> dict[int, int] | None:
+    """The fewest coins paying `amount` from the tubes and the coins the buyer inserted (which drop in)."""
+    return make_change(amount, {coin: tubes[coin] + escrowed[coin] for coin in COINS})
 
 
 @write_transaction
