@@ -16,7 +16,8 @@ def login(page, username: str, *, expect_path: str | None = None) -> None:
     page.goto("/login")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    with page.expect_navigation():  # and the page it leads to loaded, its scripts run
+        page.get_by_role("button", name="Log in").click()
     if expect_path:
         expect(page).to_have_url(re.compile(re.escape(expect_path) + r"$"))
 

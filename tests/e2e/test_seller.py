@@ -51,7 +51,8 @@ def test_seller_lists_products_in_euros_with_a_picture_and_low_stock(app, new_pa
     page.get_by_label("Units in stock").fill("10")
     page.get_by_label("Buyers may refund it").check()
     check_page(page, "new product form")
-    page.get_by_role("button", name="Save").click()
+    with page.expect_navigation(url="**/image"):  # the picture page, loaded with its script
+        page.get_by_role("button", name="Save").click()
     expect(page.locator(".alert-success")).to_contain_text("“Gummy bears” is on sale at €0.35.")
 
     uploads = []

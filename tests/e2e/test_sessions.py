@@ -33,7 +33,8 @@ def login(page, username: str):
     page.goto("/login")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in").click()
 
 
 def test_second_login_warns_and_log_out_everywhere_signs_out_the_first(app, new_page, screenshot):

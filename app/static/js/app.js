@@ -52,6 +52,7 @@
       return !tooLarge;
     };
     input.addEventListener("change", check);
+    if (input.files && input.files.length) check(); // chosen before this script ran
     input.form.addEventListener("submit", (event) => {
       if (!check()) {
         event.preventDefault();
