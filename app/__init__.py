@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import config as config_module
 from app.data.cache import init_read_cache
 from app.data.engine import configure_engine, engine_options
-from app.errors import init_error_reporting, register_errorhandlers
+from app.errors import ErrorSchema, init_error_reporting, register_errorhandlers
 from app.extensions import api as openapi  # not `api`: the app.api package would take that name
 from app.extensions import bootstrap, csrf, db, login_manager, migrate
 from app.home.auth import BrowserSessionInterface
@@ -68,6 +68,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db)
     csrf.init_app(app)
     login_manager.init_app(app)
+    openapi.ERROR_SCHEMA = ErrorSchema  # the app's error shape in flask-smorest's 422 and default responses
     openapi.init_app(app)
     bootstrap.init_app(app)
     init_limiter(app)

@@ -7,6 +7,7 @@ with Retry-After on every route, never a 500 (app.data.outages says which errors
 import logging
 from http import HTTPStatus
 
+import marshmallow as ma
 from flask import Flask, current_app, jsonify, make_response, render_template, request
 from jinja2 import TemplateNotFound
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,6 +25,21 @@ BUSY = "The machine is busy, please try again"
 
 def wants_json() -> bool:
     return request.path.startswith("/api") or request.path in ("/healthz", "/livez", "/readyz")
+
+
+class ErrorSchema(ma.Schema):
+    """Every JSON error the API answers, as error_body and flask-smorest's handler write it. For the OpenAPI
+    document only: each documented 4xx and 5xx names it, and it is the Api's ERROR_SCHEMA (create_app), so
+    flask-smorest's own 422 and default responses are this one schema too."""
+
+    code = ma.fields.Integer(required=True, metadata={"description": "The HTTP status code", "example": 409})
+    status = ma.fields.String(required=True, metadata={"description": "The HTTP reason phrase", "example": "Conflict"})
+    message = ma.fields.String(metadata={"description": "What went wrong, written for people"})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        metadata={"description": "Errors by location (json or query), then by field: "
+                                 '{"json": {"coin": ["Must be one of: 5, 10, 20, 50, 100."]}}'},
+    )
 
 
 def error_body(status: int, message: str | None = None, errors: dict | None = None) -> dict:

@@ -10,6 +10,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.routing import IntegerConverter
 
 from app.data.pages import MAX_PAGE_SIZE, Page
+from app.errors import ErrorSchema
 
 # Primary keys are 32-bit INTEGER columns: a larger id in a URL can name nothing, so it is a 404
 # from the router instead of a database overflow error (a 500) in the view.
@@ -99,8 +100,43 @@ class JSONBodyParser(FlaskParser):
             abort(refused.status, messages={"json": [refused.message]})
 
 
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+}
+BODY_TOO_LARGE = "The body is larger than the server accepts (MAX_CONTENT_LENGTH, 64 KiB by default)"
+
+
+def error_response(description: str, *, headers: dict | None = None, example: dict | None = None) -> dict:
+    """An error reply as an OpenAPI response object with ErrorSchema, for Blueprint.doc(responses=...) where a
+    decorator without a blueprint documents what it answers (the token check's 401, the money operations' 503)."""
+    media: dict = {"schema": ErrorSchema}
+    if example is not None:
+        media["example"] = example
+    response = {"description": description, "content": {"application/json": media}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
 class VendingBlueprint(Blueprint):
     ARGUMENTS_PARSER = JSONBodyParser()
+
+    def error(self, status: int, description: str, *, example: dict | None = None, headers: dict | None = None):
+        """Document an error reply of the operation: every one has ErrorSchema's shape (app.errors)."""
+        return self.alt_response(status, schema=ErrorSchema, description=description, example=example,
+                                 headers=headers)
+
+    def arguments(self, schema, *, location="json", **kwargs):
+        """flask-smorest's, and for a JSON body its 413 documented too: MAX_CONTENT_LENGTH applies to every body."""
+        parse = super().arguments(schema, location=location, **kwargs)
+        if location != "json":
+            return parse
+        too_large = self.error(413, BODY_TOO_LARGE)
+        return lambda view: too_large(parse(view))
 
 
 def page_headers(page: Page) -> dict[str, str]:

@@ -5,7 +5,7 @@ import json
 from flask import current_app, g, request
 
 from app import metrics
-from app.api.base import json_body_or_none
+from app.api.base import RETRY_AFTER, error_response, json_body_or_none
 from app.errors import service_error_body
 from app.services import idempotency
 from app.services.errors import ServiceError
@@ -24,7 +24,7 @@ IDEMPOTENCY_DOC = {
             "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
         }
     ],
-    # An int key, like the one @blp.response uses, so this merges into the documented 200 reply.
+    # Int keys, like the ones @blp.response uses, so these merge into the documented replies.
     "responses": {
         200: {
             "headers": {
@@ -34,7 +34,15 @@ IDEMPOTENCY_DOC = {
                     "schema": {"type": "string", "enum": ["true"]},
                 }
             }
-        }
+        },
+        422: error_response("Invalid input: the body, or an Idempotency-Key that is malformed or was used with a "
+                            "different request"),
+        503: error_response(
+            "The database is unreachable, busy or cannot take writes. Retry after Retry-After seconds with the "
+            "same Idempotency-Key: the operation happens once at most",
+            headers=RETRY_AFTER,
+            example={"code": 503, "status": "Service Unavailable", "message": "The machine is busy, please try again"},
+        ),
     },
 }
 

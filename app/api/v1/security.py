@@ -5,6 +5,7 @@ import functools
 from flask import g, request
 from flask_smorest import Blueprint, abort
 
+from app.api.base import error_response
 from app.api.v1.idempotent import replay_for_ended_session
 from app.logs import note_user
 from app.services import sessions
@@ -13,6 +14,12 @@ from app.services.policy import Actor
 
 BEARER = [{"bearerAuth": []}]
 SIGN_IN = "Sign in: send Authorization: Bearer <token>"
+UNAUTHORIZED = error_response(
+    "No bearer token, or one that has expired or was ended",
+    headers={"WWW-Authenticate": {"description": 'Bearer; Bearer error="invalid_token" for a token no longer valid',
+                                  "required": True, "schema": {"type": "string"}}},
+    example={"code": 401, "status": "Unauthorized", "message": SIGN_IN},
+)
 
 
 def bearer_token() -> str | None:
@@ -44,7 +51,7 @@ def auth_required(view):
         note_user(g.actor.id)
         return view(*args, **kwargs)
 
-    return Blueprint.doc(security=BEARER)(wrapper)
+    return Blueprint.doc(security=BEARER, responses={401: UNAUTHORIZED})(wrapper)
 
 
 def actor() -> Actor:
