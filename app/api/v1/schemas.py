@@ -125,7 +125,9 @@ def coins_field():
 
 class EscrowSchema(ma.Schema):
     deposit = fields.Integer()
-    coins = fields.Method("dump_coins")
+    coins = fields.Method("dump_coins", metadata={
+        "type": "object", "additionalProperties": {"type": "integer"},
+        "description": "How many of each coin (5, 10, 20, 50, 100 cents) the buyer inserted"})
 
     def dump_coins(self, escrow):
         return {str(coin): escrow.coins[coin] for coin in COINS}
@@ -148,10 +150,10 @@ class ProductSummarySchema(ma.Schema):
 
 
 class PurchaseSchema(ma.Schema):
-    order_id = fields.Function(lambda p: p.order.id, data_key="orderId")
+    order_id = fields.Integer(attribute="order.id", data_key="orderId")
     product = fields.Nested(ProductSummarySchema)
-    amount = fields.Function(lambda p: p.order.amount)
-    total_spent = fields.Function(lambda p: p.order.total_spent, data_key="totalSpent")
+    amount = fields.Integer(attribute="order.amount")
+    total_spent = fields.Integer(attribute="order.total_spent", data_key="totalSpent")
     change = fields.List(fields.Integer())
     deposit = fields.Integer()
 
@@ -203,8 +205,8 @@ class OrderSchema(ma.Schema):
 
 
 class RefundSchema(ma.Schema):
-    order_id = fields.Function(lambda r: r.order.id, data_key="orderId")
-    refunded = fields.Function(lambda r: r.order.refunded_amount, metadata={"description": "Cents paid back"})
+    order_id = fields.Integer(attribute="order.id", data_key="orderId")
+    refunded = fields.Integer(attribute="order.refunded_amount", metadata={"description": "Cents paid back"})
     change = fields.List(fields.Integer())
 
 
