@@ -1,7 +1,8 @@
 from flask import current_app, request
 from flask.views import MethodView
 
-from app.api.base import VendingBlueprint
+from app.api.base import RETRY_AFTER, VendingBlueprint
+from app.api.v1 import examples
 from app.api.v1.schemas import LoginResultSchema, LoginSchema, RevokedSchema, SessionSchema
 from app.api.v1.security import actor, auth_required
 from app.limits import login_limit_per_address, login_limit_per_username
@@ -14,10 +15,14 @@ blp = VendingBlueprint("auth", __name__, url_prefix="/api/v1/auth", description=
 class Login(MethodView):
     @login_limit_per_address
     @login_limit_per_username
-    @blp.arguments(LoginSchema())
-    @blp.response(200, LoginResultSchema)
-    @blp.alt_response(401, description="Wrong username or password")
-    @blp.alt_response(429, description="Too many attempts from this address or for this username")
+    @blp.arguments(LoginSchema(), example=examples.LOGIN)
+    @blp.response(200, LoginResultSchema, example=examples.LOGIN_RESULT)
+    @blp.error(401, "Wrong username or password",
+               headers={"WWW-Authenticate": {"description": "Bearer", "required": True, "schema": {"type": "string"}}})
+    @blp.error(429, "Too many attempts from this address or for this username", headers=RETRY_AFTER)
+    @blp.error(503, "Every password check of this server is busy: retry after Retry-After seconds",
+               headers=RETRY_AFTER)
+    @blp.doc(operationId="login")
     def post(self, data):
         """Get a bearer token. Warns when the account already has an active session"""
         result = sessions.login(
@@ -42,6 +47,7 @@ class Login(MethodView):
 class Logout(MethodView):
     @auth_required
     @blp.response(204)
+    @blp.doc(operationId="logout")
     def post(self):
         """End this session"""
         sessions.end_session(actor(), actor().session_id)
@@ -50,7 +56,8 @@ class Logout(MethodView):
 @blp.route("/logout/all")
 class LogoutAll(MethodView):
     @auth_required
-    @blp.response(200, RevokedSchema)
+    @blp.response(200, RevokedSchema, example=examples.REVOKED)
+    @blp.doc(operationId="logoutEverywhere")
     def post(self):
         """End every session of the account, API tokens and browser sessions alike"""
         return {"revoked": sessions.end_all_sessions(actor().id)}
@@ -59,7 +66,8 @@ class LogoutAll(MethodView):
 @blp.route("/sessions")
 class Sessions(MethodView):
     @auth_required
-    @blp.response(200, SessionSchema(many=True))
+    @blp.response(200, SessionSchema(many=True), example=examples.SESSIONS)
+    @blp.doc(operationId="listSessions")
     def get(self):
         """The account's active sessions"""
         current = actor().session_id
@@ -80,6 +88,8 @@ class Sessions(MethodView):
 class SessionById(MethodView):
     @auth_required
     @blp.response(204)
+    @blp.error(404, "No such session of this account")
+    @blp.doc(operationId="endSession")
     def delete(self, session_id):
         """End one of the account's sessions"""
         sessions.end_session(actor(), session_id)

@@ -4,6 +4,7 @@ from flask import current_app, url_for
 from flask.views import MethodView
 
 from app.api.base import VendingBlueprint
+from app.api.v1 import examples
 from app.api.v1.idempotent import IDEMPOTENCY_DOC, run_idempotent
 from app.api.v1.schemas import OrderQuerySchema, OrderSchema, RefundSchema
 from app.api.v1.security import actor, auth_required
@@ -34,7 +35,8 @@ ORDER_LIST_HEADERS = {
 class Orders(MethodView):
     @auth_required
     @blp.arguments(OrderQuerySchema(), location="query")
-    @blp.response(200, OrderSchema(many=True), headers=ORDER_LIST_HEADERS)
+    @blp.response(200, OrderSchema(many=True), headers=ORDER_LIST_HEADERS, example=examples.ORDERS)
+    @blp.doc(operationId="listOrders")
     def get(self, query):
         """Orders, newest first: a buyer's purchases, a seller's sales, or all (admin)"""
         filters = orders.OrderFilters(**{name: query.get(name) for name in FILTERS})
@@ -62,7 +64,9 @@ class Orders(MethodView):
 @blp.route("/<int(max=9223372036854775807):order_id>")
 class OrderById(MethodView):
     @auth_required
-    @blp.response(200, OrderSchema)
+    @blp.response(200, OrderSchema, example=examples.ORDER)
+    @blp.error(404, "No such order, or not one this account bought, sold or may see")
+    @blp.doc(operationId="getOrder")
     def get(self, order_id):
         """One order (its buyer, its seller or an operator)"""
         return orders.get_order(actor(), order_id)
@@ -71,9 +75,11 @@ class OrderById(MethodView):
 @blp.route("/<int(max=9223372036854775807):order_id>/refund")
 class RefundOrder(MethodView):
     @auth_required
-    @blp.response(200, RefundSchema)
-    @blp.alt_response(409, description="Not refundable, already refunded, too late, or no coins to pay it")
-    @blp.doc(**IDEMPOTENCY_DOC)
+    @blp.response(200, RefundSchema, example=examples.REFUND)
+    @blp.error(403, "Only a buyer may do this")
+    @blp.error(404, "No such order of this buyer")
+    @blp.error(409, "Not refundable, already refunded, too late, or no coins to pay it")
+    @blp.doc(operationId="refundOrder", **IDEMPOTENCY_DOC)
     def post(self, order_id):
         """Refund a whole order of a refundable product within the refund window (its buyer)"""
         config = current_app.config

@@ -2,6 +2,7 @@ from flask import current_app, make_response, request
 from flask.views import MethodView
 
 from app.api.base import PAGINATION_HEADERS, VendingBlueprint, page_headers
+from app.api.v1 import examples
 from app.api.v1.schemas import ProductInputSchema, ProductPatchSchema, ProductQuerySchema, ProductSchema
 from app.api.v1.security import actor, auth_required
 from app.data import cache
@@ -9,6 +10,9 @@ from app.data.pages import paginate
 from app.services import images, products
 
 PRODUCT_LIST = ProductSchema(many=True)
+NOT_THE_SELLER = "Not the seller who created this product"
+NO_SUCH_PRODUCT = "No such product on sale"
+NAME_TAKEN = "A product with that name is on sale"
 
 blp = VendingBlueprint("products", __name__, url_prefix="/api/v1/products", description="The catalogue")
 
@@ -16,7 +20,8 @@ blp = VendingBlueprint("products", __name__, url_prefix="/api/v1/products", desc
 @blp.route("")
 class Products(MethodView):
     @blp.arguments(ProductQuerySchema(), location="query")
-    @blp.response(200, ProductSchema(many=True), headers=PAGINATION_HEADERS)
+    @blp.response(200, ProductSchema(many=True), headers=PAGINATION_HEADERS, example=examples.PRODUCTS)
+    @blp.doc(operationId="listProducts")
     def get(self, query):
         """Products on sale; filter by seller, stock or a name search"""
         filters = {name: query.get(name) for name in ("q", "seller_id", "in_stock")}
@@ -31,9 +36,11 @@ class Products(MethodView):
         return response
 
     @auth_required
-    @blp.arguments(ProductInputSchema())
-    @blp.response(201, ProductSchema)
-    @blp.alt_response(409, description="A product with that name is on sale")
+    @blp.arguments(ProductInputSchema(), example=examples.PRODUCT_INPUT)
+    @blp.response(201, ProductSchema, example=examples.PRODUCT)
+    @blp.error(403, "Only a seller may create products")
+    @blp.error(409, NAME_TAKEN)
+    @blp.doc(operationId="createProduct")
     def post(self, data):
         """Create a product (seller)"""
         return products.create_product(actor(), data)
@@ -41,52 +48,80 @@ class Products(MethodView):
 
 @blp.route("/<int:product_id>")
 class ProductById(MethodView):
-    @blp.response(200, ProductSchema)
+    @blp.response(200, ProductSchema, example=examples.PRODUCT)
+    @blp.error(404, NO_SUCH_PRODUCT)
+    @blp.doc(operationId="getProduct")
     def get(self, product_id):
         """One product"""
         return products.get_product(product_id)
 
     @auth_required
-    @blp.arguments(ProductInputSchema())
-    @blp.response(200, ProductSchema)
+    @blp.arguments(ProductInputSchema(), example=examples.PRODUCT_INPUT)
+    @blp.response(200, ProductSchema, example=examples.PRODUCT)
+    @blp.error(403, NOT_THE_SELLER)
+    @blp.error(404, NO_SUCH_PRODUCT)
+    @blp.error(409, NAME_TAKEN)
+    @blp.doc(operationId="replaceProduct")
     def put(self, data, product_id):
         """Replace a product's fields (its seller)"""
         return products.update_product(actor(), product_id, data)
 
     @auth_required
-    @blp.arguments(ProductPatchSchema(partial=True))
-    @blp.response(200, ProductSchema)
+    @blp.arguments(ProductPatchSchema(partial=True), example=examples.PRODUCT_PATCH)
+    @blp.response(200, ProductSchema, example=examples.PRODUCT)
+    @blp.error(403, NOT_THE_SELLER)
+    @blp.error(404, NO_SUCH_PRODUCT)
+    @blp.error(409, NAME_TAKEN)
+    @blp.doc(operationId="updateProduct")
     def patch(self, data, product_id):
         """Change some of a product's fields (its seller)"""
         return products.update_product(actor(), product_id, data)
 
     @auth_required
     @blp.response(204)
+    @blp.error(403, NOT_THE_SELLER)
+    @blp.error(404, NO_SUCH_PRODUCT)
+    @blp.doc(operationId="deleteProduct")
     def delete(self, product_id):
         """Take a product off sale (its seller); orders keep their history"""
         products.delete_product(actor(), product_id)
 
 
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
+BINARY = {"type": "string", "format": "binary"}
 IMAGE_UPLOAD_DOC = {
     "requestBody": {
         "required": True,
         "content": {
             "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["image"],
-                    "properties": {"image": {"type": "string", "format": "binary"}},
-                }
+                "schema": {"type": "object", "required": ["image"], "properties": {"image": BINARY}},
+                "encoding": {"image": {"contentType": ", ".join(IMAGE_TYPES)}},
             }
         },
     }
+}
+PICTURE = "The picture, as stored after re-encoding"
+PICTURE_HEADERS = {
+    "ETag": {"description": "The image's version: send it back in If-None-Match", "schema": {"type": "string"}},
+    "Cache-Control": {"description": "public, max-age=86400", "schema": {"type": "string"}},
+}
+IF_NONE_MATCH = {
+    "in": "header",
+    "name": "If-None-Match",
+    "required": False,
+    "description": "The ETag of a copy the client holds: 304 Not Modified while it is current",
+    "schema": {"type": "string"},
 }
 
 
 @blp.route("/<int:product_id>/image")
 class ProductImage(MethodView):
-    @blp.response(200, content_type="application/octet-stream")
-    @blp.alt_response(404, description="No such product, or it has no image")
+    @blp.response(200, BINARY, content_type=IMAGE_TYPES[0], description=PICTURE, headers=PICTURE_HEADERS)
+    @blp.alt_response(200, schema=BINARY, content_type=IMAGE_TYPES[1], description=PICTURE, success=True)
+    @blp.alt_response(200, schema=BINARY, content_type=IMAGE_TYPES[2], description=PICTURE, success=True)
+    @blp.alt_response(304, description="The copy named by If-None-Match is current", success=True)
+    @blp.error(404, "No such product, or it has no image")
+    @blp.doc(operationId="getProductImage", parameters=[IF_NONE_MATCH])
     def get(self, product_id):
         """A product's picture (PNG, JPEG or WebP), cacheable per image version"""
         data, mime, version = images.get_product_image(product_id)
@@ -97,10 +132,12 @@ class ProductImage(MethodView):
         return response.make_conditional(request)
 
     @auth_required
-    @blp.doc(**IMAGE_UPLOAD_DOC)
-    @blp.response(200, ProductSchema)
-    @blp.alt_response(413, description="The upload is too large")
-    @blp.alt_response(422, description="Not a PNG, JPEG or WebP image of at most 1 MiB")
+    @blp.doc(operationId="uploadProductImage", **IMAGE_UPLOAD_DOC)
+    @blp.response(200, ProductSchema, example={**examples.PRODUCT, "hasImage": True})
+    @blp.error(403, NOT_THE_SELLER)
+    @blp.error(404, NO_SUCH_PRODUCT)
+    @blp.error(413, "The upload is too large")
+    @blp.error(422, "Not a PNG, JPEG or WebP image of at most 1 MiB")
     def put(self, product_id):
         """Upload a product's picture (its seller): multipart field `image`"""
         request.max_content_length = images.upload_request_limit(current_app.config["MAX_IMAGE_BYTES"])

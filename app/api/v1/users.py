@@ -1,6 +1,7 @@
 from flask.views import MethodView
 
-from app.api.base import PAGINATION_HEADERS, VendingBlueprint, page_headers
+from app.api.base import PAGINATION_HEADERS, RETRY_AFTER, VendingBlueprint, page_headers
+from app.api.v1 import examples
 from app.api.v1.idempotent import IDEMPOTENCY_DOC, run_idempotent
 from app.api.v1.schemas import CoinListSchema, PasswordChangeSchema, RegisterSchema, UserQuerySchema, UserSchema
 from app.api.v1.security import account, actor, auth_required
@@ -13,6 +14,7 @@ from app.limits import (
 from app.services import users
 
 DELETION_REPLY = CoinListSchema()
+PASSWORDS_BUSY = "Every password check of this server is busy: retry after Retry-After seconds"
 
 blp = VendingBlueprint("users", __name__, url_prefix="/api/v1/users", description="Accounts")
 
@@ -20,17 +22,22 @@ blp = VendingBlueprint("users", __name__, url_prefix="/api/v1/users", descriptio
 @blp.route("")
 class Users(MethodView):
     @registration_limit
-    @blp.arguments(RegisterSchema())
-    @blp.response(201, UserSchema)
-    @blp.alt_response(409, description="Username taken")
-    @blp.alt_response(429, description="Too many registrations from this address")
+    @blp.arguments(RegisterSchema(), example=examples.REGISTER)
+    @blp.response(201, UserSchema, example=examples.USER)
+    @blp.error(409, "Username taken")
+    @blp.error(422, "Invalid username, role or password, or a password too easy to guess")
+    @blp.error(429, "Too many registrations from this address", headers=RETRY_AFTER)
+    @blp.error(503, PASSWORDS_BUSY, headers=RETRY_AFTER)
+    @blp.doc(operationId="registerUser")
     def post(self, data):
         """Register as a buyer or a seller"""
         return users.register(data["username"], data["password"], data["role"])
 
     @auth_required
     @blp.arguments(UserQuerySchema(), location="query")
-    @blp.response(200, UserSchema(many=True), headers=PAGINATION_HEADERS)
+    @blp.response(200, UserSchema(many=True), headers=PAGINATION_HEADERS, example=examples.USERS)
+    @blp.error(403, "Only an operator may list the users")
+    @blp.doc(operationId="listUsers")
     def get(self, query):
         """List all users (admin)"""
         page = paginate(users.all_users(actor(), query.get("role")), page=query["page"], page_size=query["page_size"])
@@ -40,7 +47,8 @@ class Users(MethodView):
 @blp.route("/me")
 class Me(MethodView):
     @auth_required
-    @blp.response(200, UserSchema)
+    @blp.response(200, UserSchema, example=examples.USER)
+    @blp.doc(operationId="getCurrentUser")
     def get(self):
         """The signed-in user (read with the token check: one query)"""
         return account()
@@ -49,7 +57,10 @@ class Me(MethodView):
 @blp.route("/<int:user_id>")
 class UserById(MethodView):
     @auth_required
-    @blp.response(200, UserSchema)
+    @blp.response(200, UserSchema, example=examples.USER)
+    @blp.error(403, "Not this user's account, and not an operator")
+    @blp.error(404, "No such user")
+    @blp.doc(operationId="getUser")
     def get(self, user_id):
         """One user (that user or an admin)"""
         return users.get_user(actor(), user_id)
@@ -57,17 +68,25 @@ class UserById(MethodView):
     @auth_required
     @password_change_limit_per_address
     @password_change_limit_per_account
-    @blp.arguments(PasswordChangeSchema())
-    @blp.response(200, UserSchema)
-    @blp.alt_response(429, description="Too many password attempts from this address or for this account")
+    @blp.arguments(PasswordChangeSchema(), example=examples.PASSWORD_CHANGE)
+    @blp.response(200, UserSchema, example=examples.USER)
+    @blp.error(403, "Not this user's account, and not an operator")
+    @blp.error(404, "No such user")
+    @blp.error(422, "The current password is wrong, or the new one is invalid or too easy to guess")
+    @blp.error(429, "Too many password attempts from this address or for this account", headers=RETRY_AFTER)
+    @blp.error(503, PASSWORDS_BUSY, headers=RETRY_AFTER)
+    @blp.doc(operationId="changePassword")
     def patch(self, data, user_id):
         """Change the password; every other session of the account ends"""
         users.change_password(actor(), user_id, data["current_password"], data["password"])
         return users.get_user(actor(), user_id)
 
     @auth_required
-    @blp.response(200, CoinListSchema)
-    @blp.doc(**IDEMPOTENCY_DOC)
+    @blp.response(200, CoinListSchema, example=examples.DELETED_ACCOUNT)
+    @blp.error(403, "Not this user's account, and not an operator")
+    @blp.error(404, "No such user")
+    @blp.error(409, "The last operator account cannot be deleted")
+    @blp.doc(operationId="deleteUser", **IDEMPOTENCY_DOC)
     def delete(self, user_id):
         """Delete an account; coins still in escrow are paid back"""
         return run_idempotent(lambda: users.delete_user(actor(), user_id), DELETION_REPLY)
