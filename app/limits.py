@@ -16,8 +16,8 @@ from flask import Flask, current_app, jsonify, request
 from flask_limiter import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
-from app.api.base import json_body_or_none
 from app.extensions import limiter
+from app.jsonbody import json_body_or_none
 from app.services import users
 
 

@@ -5,8 +5,9 @@ import json
 from flask import current_app, g, request
 
 from app import metrics
-from app.api.base import RETRY_AFTER, error_response, json_body_or_none
+from app.api.base import RETRY_AFTER, error_response
 from app.errors import service_error_body
+from app.jsonbody import json_body_or_none
 from app.services import idempotency
 from app.services.errors import ServiceError
 
