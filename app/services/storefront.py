@@ -19,10 +19,12 @@ class Tile:
 
     @property
     def shortfall(self) -> str | None:
-        """The refusal's own last words, "insert €0.40 more", or None when one unit can be bought."""
+        """What the buyer can do about it: "insert €0.40 more" when money is short, else the refusal."""
         if self.refusal is None:
             return None
-        return self.refusal.message.rpartition("; ")[2]
+        if isinstance(self.refusal, vending.InsufficientDeposit):
+            return self.refusal.advice
+        return self.refusal.message
 
 
 def machine_tiles(*, deposit: int, q: str | None, page: int, page_size: int) -> pages.Page:

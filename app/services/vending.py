@@ -58,9 +58,18 @@ class PriceChanged(Conflict):
     def __init__(self, product_name: str, cost: int):
         super().__init__(
             f"The price changed: {product_name} now costs {euros(cost)}; nothing was bought",
-            {"expectedCost": [f"The current price is {cost} cents"]},
+            {"expectedCost": [f"The current price is {cost} cents ({euros(cost)})"]},
         )
         self.cost = cost
+
+
+class InsufficientDeposit(Conflict):
+    """The coins inserted do not pay for the purchase; `missing` cents more would."""
+
+    def __init__(self, needed: int, paid_in: int):
+        self.missing = needed - paid_in
+        self.advice = f"insert {euros(self.missing)} more"
+        super().__init__(f"Insufficient deposit: {euros(needed)} needed, {euros(paid_in)} inserted; {self.advice}")
 
 
 def escrow_of(row) -> dict[int, int]:
@@ -168,8 +177,7 @@ def sale_refusal(product, amount: int, paid_in: int, expected_cost: int | None =
         return Conflict(f"Only {product.amount_available} of {product.product_name} left")
     total = product.cost * amount
     if paid_in < total:
-        return Conflict(f"Insufficient deposit: {euros(total)} needed, {euros(paid_in)} inserted; "
-                        f"insert {euros(total - paid_in)} more")
+        return InsufficientDeposit(total, paid_in)
     return None
 
 

@@ -80,7 +80,7 @@ def test_a_price_changed_since_the_buyer_looked_is_409_and_changes_nothing(clien
 
     assert response.status_code == 409
     assert response.json["message"] == "The price changed: Cola now costs €1.00; nothing was bought"
-    assert response.json["errors"] == {"json": {"expectedCost": ["The current price is 100 cents"]}}
+    assert response.json["errors"] == {"json": {"expectedCost": ["The current price is 100 cents (€1.00)"]}}
     assert db_snapshot() == before
     agreed = client.post("/api/v1/buy", json={"productId": product.id, "expectedCost": 100}, headers=buyer.headers)
     assert agreed.status_code == 200 and agreed.json["totalSpent"] == 100 and agreed.json["change"] == []
