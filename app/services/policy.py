@@ -21,7 +21,8 @@ class Actor:
 def require_role(actor: Actor, *roles: str) -> None:
     if actor.role not in roles:
         names = " or ".join(roles)
-        raise Forbidden(f"Only a {names} may do this")
+        article = "an" if names[0] in "aeiou" else "a"
+        raise Forbidden(f"Only {article} {names} may do this")
 
 
 def require_self_or_admin(actor: Actor, user_id: int) -> None:
