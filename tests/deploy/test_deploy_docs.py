@@ -18,7 +18,8 @@ def sections() -> list[str]:
 
 def test_the_page_covers_every_part_of_a_deployment():
     assert sections() == ["Docker Compose", "nginx", "Dependencies: the lock files", "Rolling restart",
-                          "Backups and restore", "Database connections"]
+                          "Backups and restore", "One server on this machine: make serve", "Adding app servers",
+                          "Security headers", "Database connections"]
     assert "gunicorn never faces clients directly" in doc()
 
 
