@@ -340,7 +340,8 @@ def pgbench_ceiling(database_url: str, seeded: dict, workdir: Path) -> dict:
     latencies = []
     for path in workdir.glob("pgbench_log*"):
         for line in path.read_text().splitlines():
-            latencies.append(int(line.split()[2]))
+            if line.split()[2].isdigit():  # a transaction that failed (a deadlock, say) is logged as "failed"
+                latencies.append(int(line.split()[2]))
     latencies.sort()
     processed = int(next(x for x in out.stdout.splitlines() if "processed:" in x).split("processed:")[1].split("/")[0])
     failed = next((x for x in out.stdout.splitlines() if "failed:" in x), "failed: 0").split("failed:")[1].split()[0]

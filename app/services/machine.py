@@ -17,8 +17,15 @@ TUBES = CoinTube.__table__
 READ_TUBES = select(TUBES.c.coin, TUBES.c.count).order_by(TUBES.c.coin)
 LOCK_TUBES = READ_TUBES.with_for_update()
 _DELTA = case({coin: bindparam(f"delta_{coin}") for coin in COINS}, value=TUBES.c.coin, else_=0)
-# A tube that would go below zero is not written: the caller learns it from the rows matched.
-MOVE_COINS = update(TUBES).where(TUBES.c.count + _DELTA >= 0).values(count=TUBES.c.count + _DELTA)
+# The rows are locked in coin order (an UPDATE alone would lock them in the order it finds them on disk, which
+# differs between transactions: deadlocks), and a tube that would go below zero is not written: the caller
+# learns it from the rows matched.
+_IN_COIN_ORDER = select(TUBES.c.coin).order_by(TUBES.c.coin).with_for_update().subquery("locked")
+MOVE_COINS = (
+    update(TUBES)
+    .where(TUBES.c.coin == _IN_COIN_ORDER.c.coin, TUBES.c.count + _DELTA >= 0)
+    .values(count=TUBES.c.count + _DELTA)
+)
 
 
 def tube_counts(initial_float: int, *, lock: bool) -> dict[int, int]:
