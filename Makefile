@@ -3,7 +3,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 export FLASK_APP := run.py
 
-.PHONY: run serve test test-fast lint venv venv-dev lock backup restore clean bench
+.PHONY: run serve test test-fast lint venv venv-dev lock backup restore clean bench bench-scale
 
 # pip installs and resolves from PyPI only. Some machines (this project's own included) add wheel folders and
 # other indexes through the user's pip configuration and PIP_* variables: the venv's own pip.conf names PyPI,
@@ -89,6 +89,11 @@ test-fast: venv-dev
 bench: venv-dev
 	@command -v wrk >/dev/null || apt-get install -y wrk || sudo -n apt-get install -y wrk || { echo "make bench needs wrk" >&2; exit 2; }
 	$(BIN)/python bench/bench.py
+
+## make bench-scale: the order lists, web pages, catalogue search and flask audit at 10,000 and at 2,000,000 orders,
+## on throw-away PostgreSQL databases seeded in SQL; writes bench/scale-results.md (bench/README.md)
+bench-scale: venv-dev
+	$(BIN)/python bench/scale.py
 
 ## make backup: pg_dump of DATABASE_URL (custom format) into backups/<database>-<UTC time>.dump, or into BACKUP_FILE
 backup:
