@@ -1,5 +1,6 @@
 """Thin views: validate the form, call a service, show the outcome (flash and redirect, or render)."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from flask import (
@@ -117,9 +118,28 @@ def read_filters(form: OrderFilterForm, *, seller_by_name: bool = False) -> orde
                                product_id=form.product.data, status=form.status.data or None)
 
 
+def in_window(filters: orders.OrderFilters | None, form: OrderFilterForm, *, default_days: int):
+    """The filters with their date range filled in (the last `default_days` days unless asked otherwise), shown
+    on the form: totals come from the running aggregate over the range, so a page costs the same at any size of
+    history. None (the error on the form) for a range the reports refuse."""
+    if filters is None:
+        return None
+    try:
+        since, until = reports.date_range(filters.since, filters.until, today=datetime.now(UTC).date(),
+                                          default_days=default_days)
+    except ServiceError as error:
+        show_error(error, form)
+        return None
+    form.since.data, form.until.data = since, until
+    return replace(filters, since=since, until=until)
+
+
 def filter_args(form: OrderFilterForm) -> dict:
-    """The filters as query arguments, for the Older/Newer and CSV links."""
-    args = {name: request.args.get(name) for name in ("since", "until", "seller", "product", "status")}
+    """The filters as query arguments, for the Older/Newer and CSV links (with the date range shown)."""
+    args = {name: request.args.get(name) for name in ("seller", "product", "status")}
+    for name in ("since", "until"):
+        day = getattr(form, name).data
+        args[name] = day.isoformat() if day else None
     return {name: value for name, value in args.items() if value} if not form.errors else {}
 
 
@@ -563,20 +583,11 @@ def product_image(product_id: int):
 @role_required("seller")
 def seller_sales():
     form = OrderFilterForm(formdata=request.args)
-    filters = read_filters(form)
+    filters = in_window(read_filters(form), form, default_days=reports.DEFAULT_DAYS)
     summary = series = None
     if filters is not None:
-        try:
-            since, until = reports.date_range(filters.since, filters.until, today=datetime.now(UTC).date())
-            summary = orders.sales_summary(actor(), since=since, until=until)
-        except ServiceError as error:
-            show_error(error, form)
-            filters = None
-        else:
-            filters = orders.OrderFilters(since=since, until=until, product_id=filters.product_id,
-                                          status=filters.status)
-            form.since.data, form.until.data = since, until
-            series = reports.every_day(summary.by_day, since, until)
+        summary = orders.sales_summary(actor(), since=filters.since, until=filters.until)
+        series = reports.every_day(summary.by_day, filters.since, filters.until)
     history, totals = order_list(filters, form)
     chart = None
     if series is not None:
@@ -588,8 +599,7 @@ def seller_sales():
             "productRevenue": [p.revenue / 100 for p in summary.by_product[:10]],
         }
     return render_template("seller/sales.html", form=form, summary=summary, series=series, chart=chart,
-                           history=history, totals=totals, args=filter_args(form),
-                           lifetime=orders.sales_totals(actor()))
+                           history=history, totals=totals, args=filter_args(form))
 
 
 @bp.route("/seller/sales.csv")
@@ -732,7 +742,8 @@ def admin_user_delete(user_id: int):
 @role_required("admin")
 def admin_orders():
     form = OrderFilterForm(formdata=request.args)
-    history, totals = order_list(read_filters(form, seller_by_name=True), form)
+    filters = in_window(read_filters(form, seller_by_name=True), form, default_days=reports.OPERATOR_DEFAULT_DAYS)
+    history, totals = order_list(filters, form)
     return render_template("admin/orders.html", history=history, totals=totals, form=form, args=filter_args(form))
 
 

@@ -1,6 +1,6 @@
 from datetime import date
 
-from sqlalchemy import Date, Integer
+from sqlalchemy import Date, Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -15,6 +15,11 @@ class SalesDay(db.Model):
     """
 
     __tablename__ = "sales_days"
+    __table_args__ = (
+        # a seller's window (their page and chart) and everyone's window (the operator's totals)
+        Index("ix_sales_days_seller_id_day", "seller_id", "day"),
+        Index("ix_sales_days_day", "day"),
+    )
 
     seller_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     product_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

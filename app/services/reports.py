@@ -12,17 +12,19 @@ from app.services.errors import InvalidInput
 from app.services.sales import DaySales
 
 MAX_DAYS = 366
-DEFAULT_DAYS = 30
+DEFAULT_DAYS = 30  # a seller's sales page
+OPERATOR_DEFAULT_DAYS = 7  # the operator's orders: every seller's sales, so a shorter window by default
 CSV_COLUMNS = ("order", "created_at_utc", "buyer", "seller", "product_id", "product", "unit_price_eur", "units",
                "total_eur", "paid_in_eur", "change_eur", "status", "refunded_at_utc")
 # A cell a spreadsheet would run as a formula (CSV injection): such a value is written with a leading quote.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def date_range(since: date | None, until: date | None, *, today: date) -> tuple[date, date]:
-    """The range asked for, or the last DEFAULT_DAYS days up to today; at most MAX_DAYS days long."""
+def date_range(since: date | None, until: date | None, *, today: date,
+               default_days: int = DEFAULT_DAYS) -> tuple[date, date]:
+    """The range asked for, or the last `default_days` days up to today; at most MAX_DAYS days long."""
     until = until or today
-    since = since or until - timedelta(days=DEFAULT_DAYS - 1)
+    since = since or until - timedelta(days=default_days - 1)
     if until < since:
         raise InvalidInput("The end date must not be before the start date", field="until")
     if (until - since).days + 1 > MAX_DAYS:

@@ -134,3 +134,14 @@ def test_the_database_refuses_negative_counts(session, db_snapshot, statement):
     db.session.rollback()
     assert db_snapshot() == before
     assert audit_breaches() == []
+
+
+def test_a_long_list_of_breaches_shows_the_first_fifty_and_counts_the_rest(app, session, make_account, audit_may_fail):
+    for n in range(60):
+        make_account("buyer", f"many{n}")
+    sql("UPDATE users SET deposit = deposit + 5 WHERE username LIKE 'many%'")
+
+    breaches = audit_breaches()
+
+    assert sum("deposit 5 != escrowed coins worth 0" in breach for breach in breaches) == 50
+    assert "... and 10 more of the kind above" in breaches

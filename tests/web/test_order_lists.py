@@ -82,3 +82,25 @@ def test_buyer_orders_list_is_keyset_paged(client, buyer, web_login, sales):
     web_login(buyer)
     body = client.get("/orders").get_data(as_text=True)
     assert body.count("· receipt") == 12 and "Older" in body
+
+
+def test_the_operator_sees_the_last_seven_days_by_default_and_any_range_on_request(client, admin, web_login, sales):
+    """The operator's totals come from the running aggregate over a date range: the page opens on the last
+    seven days (shown in the form) and keeps the range in its Older/Newer and CSV links."""
+    old = sales["orders"][-1]
+    db.session.execute(Order.__table__.update().where(Order.id == old.id)
+                       .values(created_at=datetime.now(UTC) - timedelta(days=10)))
+    db.session.commit()
+    web_login(admin)
+    today = datetime.now(UTC).date()
+    week_ago = (today - timedelta(days=6)).isoformat()
+
+    water = sales["water"].id
+    body = client.get(f"/admin/orders?product={water}").get_data(as_text=True)
+    wider = client.get(f"/admin/orders?product={water}&since={(today - timedelta(days=30)).isoformat()}")
+
+    assert f'value="{week_ago}"' in body and f'value="{today.isoformat()}"' in body
+    assert body.count('data-label="Order"') == 1 and f'href="/orders/{old.id}"' not in body
+    assert wider.get_data(as_text=True).count('data-label="Order"') == 2
+    csv_link = re.search(r'href="(/admin/orders\.csv\?[^"]+)"', body).group(1)
+    assert f"since={week_ago}" in csv_link and f"until={today.isoformat()}" in csv_link
