@@ -9,9 +9,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
 from app.models import Product, SalesDay
+from app.models.sales import COUNTERS
 
 DAYS = SalesDay.__table__
-_COUNTERS = ("orders", "units", "revenue", "refunded_orders", "refunded_units", "refunded_revenue")
+_COUNTERS = COUNTERS
 
 
 def _upsert(dialect_name: str):
@@ -98,13 +99,17 @@ def by_day(*, seller_id: int | None, since: date, until: date) -> list[DaySales]
 
 def by_product(*, seller_id: int | None, since: date, until: date) -> list[ProductSales]:
     """Paid sales per product in the window, best first."""
-    revenue = func.sum(DAYS.c.revenue)
-    stmt = _window(
-        select(DAYS.c.product_id, Product.product_name, func.sum(DAYS.c.orders), func.sum(DAYS.c.units), revenue)
-        .join(Product, Product.id == DAYS.c.product_id, isouter=True)
-        .group_by(DAYS.c.product_id, Product.product_name)
-        .order_by(revenue.desc(), DAYS.c.product_id),
+    per_product = _window(
+        select(DAYS.c.product_id, func.sum(DAYS.c.orders).label("orders"), func.sum(DAYS.c.units).label("units"),
+               func.sum(DAYS.c.revenue).label("revenue"))
+        .group_by(DAYS.c.product_id),
         seller_id=seller_id, product_id=None, since=since, until=until,
+    ).subquery("per_product")
+    # the names of the products sold, looked up after the sums (not joined to every day of every product)
+    stmt = (
+        select(per_product, Product.product_name)
+        .join(Product, Product.id == per_product.c.product_id, isouter=True)
+        .order_by(per_product.c.revenue.desc(), per_product.c.product_id)
     )
-    return [ProductSales(pid, name or f"Product #{pid}", int(o), int(u), int(r))
-            for pid, name, o, u, r in db.session.execute(stmt)]
+    return [ProductSales(row.product_id, row.product_name or f"Product #{row.product_id}", int(row.orders),
+                         int(row.units), int(row.revenue)) for row in db.session.execute(stmt)]
