@@ -31,4 +31,6 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 bootstrap = Bootstrap5()
 # Storage, enabled flag and in-memory fallback come from RATELIMIT_* config (see app/limits.py).
-limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
+# No X-RateLimit-*/Retry-After on every reply: the limiter's Retry-After (its window's reset) would also overwrite
+# the short Retry-After of a 503, telling a client to wait a minute for a busy password check. A 429 sets its own.
+limiter = Limiter(key_func=get_remote_address, headers_enabled=False)

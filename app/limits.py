@@ -12,7 +12,9 @@ on its own until Redis answers again, instead of failing the request (no fail-op
 The client address is request.remote_addr, which ProxyFix (PROXY_FIX_HOPS) sets from X-Forwarded-For.
 """
 
-from flask import Flask, current_app, jsonify, request
+import time
+
+from flask import Flask, current_app, jsonify, make_response, request
 from flask_limiter import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
@@ -28,14 +30,19 @@ def init_limiter(app: Flask) -> None:
 
 
 def too_many_requests(error: RateLimitExceeded):
-    """429 in the API's error shape, with the limit's message; Retry-After is added by the limiter."""
+    """429 in the API's error shape, with the limit's message and Retry-After: the seconds until the breached
+    limit's window resets."""
     from app.errors import error_body, html_error, wants_json
 
     if wants_json():
         response = jsonify(error_body(429, error.description))
         response.status_code = 429
-        return response
-    return html_error(429, error.description)
+    else:
+        response = make_response(html_error(429, error.description))
+    breached = limiter.current_limit
+    wait = int(breached.reset_at - time.time()) if breached else 1  # reset_at is already rounded up
+    response.headers["Retry-After"] = str(max(1, wait))
+    return response
 
 
 def login_rate_limit() -> str:

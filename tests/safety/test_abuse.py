@@ -287,17 +287,18 @@ class SlowHasher:
         return passwords._FAST.hash(password)
 
 
+@pytest.fixture
+def slow(app, monkeypatch):
+    hasher = SlowHasher()
+    monkeypatch.setitem(passwords._state, "hasher", hasher)
+    yield hasher
+    hasher.release.set()
+
+
 class TestPasswordSlots:
     @pytest.fixture
     def app_config(self):
         return {"PASSWORD_CHECKS_PER_WORKER": 1}
-
-    @pytest.fixture
-    def slow(self, app, monkeypatch):
-        hasher = SlowHasher()
-        monkeypatch.setitem(passwords._state, "hasher", hasher)
-        yield hasher
-        hasher.release.set()
 
     def test_a_password_check_beyond_the_workers_slots_is_503_and_changes_nothing(
             self, app, client, buyer, slow, db_snapshot, crashes):
@@ -336,6 +337,28 @@ class TestPasswordSlots:
 
 
 # ------------------------------------------------------------------ Cache-Control on signed-in replies
+
+
+class TestPasswordSlotsUnderRateLimits:
+    @pytest.fixture
+    def app_config(self):
+        return {"PASSWORD_CHECKS_PER_WORKER": 1, "RATELIMIT_ENABLED": True, "LOGIN_RATE_LIMIT": "10 per minute"}
+
+    def test_a_busy_refusal_keeps_its_short_retry_after_when_rate_limits_are_on(self, app, client, buyer, slow):
+        """The rate limiter must not stamp its window's reset (up to a minute) on a 503 or on a success: a client
+        told to wait 60 s for a busy password check would give up on a machine that is free in a second."""
+        holder = threading.Thread(target=lambda: app.test_client().post(
+            f"{API}/auth/login", json={"username": buyer.username, "password": buyer.password}))
+        holder.start()
+        assert slow.entered.wait(10)
+        refused = client.post(f"{API}/auth/login", json={"username": buyer.username, "password": buyer.password})
+        assert_json_error(refused, 503)
+        assert refused.headers["Retry-After"] == "1"
+        slow.release.set()
+        holder.join(10)
+        accepted = client.post(f"{API}/auth/login", json={"username": buyer.username, "password": buyer.password})
+        assert accepted.status_code == 200 and accepted.get_json()["token"]
+        assert "Retry-After" not in accepted.headers
 
 
 def test_signed_in_api_replies_are_no_store(client, buyer, seller):
