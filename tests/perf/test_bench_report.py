@@ -53,3 +53,10 @@ def test_the_comparison_with_psycopg_is_judged_round_by_round_too(bench):
                "ceiling_sql_buy_psycopg": rounds(1000, 500, 1000)}
     text = report(bench, results)
     assert "processes: 50% (median of the rounds)." in text
+
+
+def test_logins_count_those_served_and_name_the_busy_refusals(bench):
+    served = [{**r, "errors": 4000, "c5xx": 4000, "c5xx_per_s": 400.0} for r in rounds(10, 11, 12)]
+    text = report(bench, {"login": served})
+    assert row(text, bench.SCENARIO_NAMES["login"])[0:2] == [bench.SCENARIO_NAMES["login"], "11"]
+    assert "The 5xx are 503 refusals, 400/s: at most PASSWORD_CHECKS_PER_WORKER" in text
