@@ -177,3 +177,14 @@ def set_tubes(app):
 def db_snapshot(app):
     """Call to capture balances, stock, tubes, orders and ledger; compare two captures."""
     return snapshot
+
+
+@pytest.fixture
+def fresh_database_url(tmp_path):
+    """An empty database for servers started by a test: PostgreSQL when TEST_DATABASE_URL says so, else SQLite."""
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'served.db'}"
+        return
+    with throwaway_database(url, "vending_served") as served_url:
+        yield served_url

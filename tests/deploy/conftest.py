@@ -219,19 +219,6 @@ def start_nginx(processes: Processes, prefix: Path, listen_port: int, upstream_p
 
 
 @pytest.fixture
-def fresh_database_url(tmp_path):
-    """An empty database for servers started by a test: PostgreSQL when TEST_DATABASE_URL says so, else SQLite."""
-    from tests.dbutil import throwaway_database
-
-    url = os.environ.get("TEST_DATABASE_URL", "")
-    if not url.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'served.db'}"
-        return
-    with throwaway_database(url, "vending_deploy") as served_url:
-        yield served_url
-
-
-@pytest.fixture
 def make_app():
     """create_app for tests that need their own app; every engine is disposed afterwards (no stray connections)."""
     import config

@@ -7,14 +7,12 @@ reads. Clients retry a 503 after its Retry-After, as told; a client that ignores
 requests, which nginx's limit_conn and limit_req answer (tests/deploy/test_nginx_edge.py).
 """
 
-import os
 import statistics
 import threading
 import time
 
 import pytest
 
-from tests.dbutil import throwaway_database
 from tests.deploy.conftest import (
     GUNICORN,
     Processes,
@@ -32,20 +30,10 @@ READS = 80
 
 
 @pytest.fixture
-def served_database_url(tmp_path):
-    url = os.environ.get("TEST_DATABASE_URL", "")
-    if not url.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'served.db'}"
-        return
-    with throwaway_database(url, "vending_load") as served_url:
-        yield served_url
-
-
-@pytest.fixture
-def served(served_database_url, tmp_path):
+def served(fresh_database_url, tmp_path):
     if not GUNICORN.exists():
         pytest.skip("needs gunicorn in the virtualenv")
-    env = server_env(served_database_url, RATELIMIT_ENABLED="0")
+    env = server_env(fresh_database_url, RATELIMIT_ENABLED="0")
     migrate_database(env)
     processes = Processes(tmp_path)
     port = free_port()
