@@ -4,21 +4,12 @@ Targets: every request within 2x of its small figure and under 50 ms at 2M order
 20 s and under 300 MB peak RSS at 2M orders.
 """
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 @pytest.fixture
-def scale():
-    """A fresh copy of bench/scale.py (it imports bench/bench.py for its helpers; nothing connects)."""
-    spec = importlib.util.spec_from_file_location("scale_under_test", BENCH / "scale.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def scale(scale_module):
+    return scale_module
 
 
 def clean_audit(seconds=3.0, peak_mb=120.0, clean=True):
