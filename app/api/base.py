@@ -57,6 +57,8 @@ RETRY_AFTER = {
         "schema": {"type": "string", "pattern": "^[0-9]+$"},
     }
 }
+# The 503 of a password check when every argon2 slot of the worker is taken (app.services.passwords).
+PASSWORDS_BUSY = "Every password check of this server is busy: retry after Retry-After seconds"
 BODY_TOO_LARGE = "The body is larger than the server accepts (MAX_CONTENT_LENGTH, 64 KiB by default)"
 
 

@@ -1,7 +1,7 @@
 from flask import current_app, request
 from flask.views import MethodView
 
-from app.api.base import RETRY_AFTER, VendingBlueprint
+from app.api.base import PASSWORDS_BUSY, RETRY_AFTER, VendingBlueprint
 from app.api.v1 import examples
 from app.api.v1.schemas import LoginResultSchema, LoginSchema, RevokedSchema, SessionSchema
 from app.api.v1.security import actor, auth_required
@@ -20,8 +20,7 @@ class Login(MethodView):
     @blp.error(401, "Wrong username or password",
                headers={"WWW-Authenticate": {"description": "Bearer", "required": True, "schema": {"type": "string"}}})
     @blp.error(429, "Too many attempts from this address or for this username", headers=RETRY_AFTER)
-    @blp.error(503, "Every password check of this server is busy: retry after Retry-After seconds",
-               headers=RETRY_AFTER)
+    @blp.error(503, PASSWORDS_BUSY, headers=RETRY_AFTER)
     @blp.doc(operationId="login")
     def post(self, data):
         """Get a bearer token. Warns when the account already has an active session"""

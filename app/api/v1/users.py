@@ -1,6 +1,6 @@
 from flask.views import MethodView
 
-from app.api.base import PAGINATION_HEADERS, RETRY_AFTER, VendingBlueprint, page_headers
+from app.api.base import PAGINATION_HEADERS, PASSWORDS_BUSY, RETRY_AFTER, VendingBlueprint, page_headers
 from app.api.v1 import examples
 from app.api.v1.idempotent import IDEMPOTENCY_DOC, run_idempotent
 from app.api.v1.schemas import CoinListSchema, PasswordChangeSchema, RegisterSchema, UserQuerySchema, UserSchema
@@ -14,7 +14,6 @@ from app.limits import (
 from app.services import users
 
 DELETION_REPLY = CoinListSchema()
-PASSWORDS_BUSY = "Every password check of this server is busy: retry after Retry-After seconds"
 
 blp = VendingBlueprint("users", __name__, url_prefix="/api/v1/users", description="Accounts")
 
