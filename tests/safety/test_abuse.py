@@ -336,9 +336,6 @@ class TestPasswordSlots:
         assert slow.niceness == [min(own + passwords.HASHING_NICENESS, 19)]
 
 
-# ------------------------------------------------------------------ Cache-Control on signed-in replies
-
-
 class TestPasswordSlotsUnderRateLimits:
     @pytest.fixture
     def app_config(self):
@@ -359,6 +356,9 @@ class TestPasswordSlotsUnderRateLimits:
         accepted = client.post(f"{API}/auth/login", json={"username": buyer.username, "password": buyer.password})
         assert accepted.status_code == 200 and accepted.get_json()["token"]
         assert "Retry-After" not in accepted.headers
+
+
+# ------------------------------------------------------------------ Cache-Control on signed-in replies
 
 
 def test_signed_in_api_replies_are_no_store(client, buyer, seller):

@@ -22,9 +22,11 @@ def test_login_form_is_rate_limited_per_username(client, buyer):
         assert client.get("/login").status_code == 200  # looking at the form does not count
         response = client.post("/login", data={"username": "buyer", "password": "wrong-password"})
         assert "Invalid username or password" in response.get_data(as_text=True)
+        assert "Retry-After" not in response.headers  # only a refusal says when to come back
     refused = client.post("/login", data={"username": "buyer", "password": buyer.password})
     assert refused.status_code == 429
     assert "Too many sign-in attempts" in refused.get_data(as_text=True)
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert client.get("/machine").headers["Location"].startswith("/login")
 
 
