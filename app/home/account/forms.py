@@ -1,0 +1,44 @@
+"""Registration and login forms."""
+
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    StringField,
+    SubmitField,
+)
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from app.home.forms import service_rule
+from app.services import users
+
+
+class RegisterForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired()], description=users.USERNAME_RULE)
+    password = PasswordField(
+        "Password", validators=[DataRequired()], description=f"{users.PASSWORD_MIN}-{users.PASSWORD_MAX} characters"
+    )
+    confirm = PasswordField("Repeat password", validators=[DataRequired(), EqualTo("password", "Passwords differ")])
+    role = RadioField(
+        "I want to",
+        choices=[SelectChoice("buyer", "Buy snacks (buyer)"), SelectChoice("seller", "Sell products (seller)")],
+        default="buyer",
+        validators=[DataRequired()],
+    )
+    submit = SubmitField("Create account")
+
+    def validate_username(self, field):
+        service_rule(users.check_username, field.data)
+
+    def validate_password(self, field):
+        service_rule(users.check_password, field.data, "password", self.username.data)
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=32)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=users.PASSWORD_MAX)])
+    next = HiddenField()
+    submit = SubmitField("Log in")

@@ -1,0 +1,36 @@
+"""The operator's coin-tube forms."""
+
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    IntegerField,
+    SubmitField,
+)
+from wtforms.validators import InputRequired
+
+from app.home.forms import CoinCountsForm
+from app.services.coins import COINS
+
+
+class RefillForm(CoinCountsForm):
+    submit = SubmitField("Refill the tubes")
+
+
+class CollectForm(CoinCountsForm):
+    submit = SubmitField("Collect into the cash box")
+
+
+class LowLevelsForm(CoinCountsForm):
+    submit = SubmitField("Save warning levels")
+
+
+class TubesForm(FlaskForm):
+    c5 = IntegerField("5¢", validators=[InputRequired()])
+    c10 = IntegerField("10¢", validators=[InputRequired()])
+    c20 = IntegerField("20¢", validators=[InputRequired()])
+    c50 = IntegerField("50¢", validators=[InputRequired()])
+    c100 = IntegerField("€1", validators=[InputRequired()])
+    submit = SubmitField("Set tubes")
+
+    def counts(self) -> dict[int, int]:
+        return {coin: getattr(self, f"c{coin}").data for coin in COINS}
