@@ -95,6 +95,13 @@ def run_migrations_online():
     with connectable.connect() as connection:
         from app.models.columns import in_schema_of
 
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations rebuild a SQLite table (copy, DROP, rename). With foreign keys on, the DROP of a
+            # table others refer to would run their ON DELETE actions (sessions deleted, products' sellers
+            # cleared). SQLite reads this pragma only outside a transaction: on the driver's connection, before
+            # the migration's transaction begins (Alembic's batch documentation). Checked and restored below.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         conf_args.setdefault("include_object", in_schema_of(connection.dialect.name))
         context.configure(
             connection=connection,
@@ -102,8 +109,17 @@ def run_migrations_online():
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken}")
+        finally:
+            if sqlite:
+                connection.commit()
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

@@ -52,6 +52,8 @@ def _wipe(is_pg: bool) -> None:
         else:
             for table in tables:
                 conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (table names from metadata)
+            if conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")).first():
+                conn.execute(text("DELETE FROM sqlite_sequence"))  # ids start again at 1, as RESTART IDENTITY does
 
 
 @pytest.fixture

@@ -115,3 +115,42 @@ def test_the_migrations_upgrade_a_database_with_money_in_it_on_sqlite(tmp_path):
 def test_the_migrations_upgrade_a_database_with_money_in_it_on_postgresql():
     with throwaway_database(os.environ["TEST_DATABASE_URL"], "vending_migrate") as url:
         upgrade_a_database_with_data(url)
+
+
+def test_ids_past_every_remembered_one_after_0006_and_no_row_lost_on_sqlite(tmp_path):
+    """The newest buyer (id 3) was deleted before the upgrade: only their order remembers the id. After 0006 the
+    next account is 4, not 3; the rebuild of users kept the sessions and products that point at it."""
+    url = f"sqlite:///{tmp_path / 'reuse.db'}"
+    app = create_app(config.TestConfig(), SQLALCHEMY_DATABASE_URI=url)
+    with app.app_context():
+        try:
+            upgrade(directory=MIGRATIONS, revision="0005")
+            now = datetime.now(UTC)
+            with db.engine.begin() as conn:
+                for statement in SEED_AT_0002:
+                    conn.execute(text(statement), {"now": now})
+                conn.execute(text(
+                    "INSERT INTO orders (id, buyer_id, seller_id, product_id, buyer_username, seller_username, "
+                    "product_name, unit_cost, amount, total_spent, paid_in, change, status, refunded_amount, "
+                    "refundable, created_at) VALUES (3, 3, 1, 1, 'gone', 'sam', 'Cola', 35, 1, 35, 35, '[]', 'paid', "
+                    "0, true, :now)"), {"now": now})
+                conn.execute(text("INSERT INTO auth_sessions (user_id, token_hash, kind, created_at, last_seen_at, "
+                                  "expires_at) VALUES (1, 'digest', 'api', :now, :now, :now)"), {"now": now})
+
+            upgrade(directory=MIGRATIONS)
+
+            with db.engine.begin() as conn:
+                schema = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'users'")).scalar()
+                assert "AUTOINCREMENT" in schema
+                assert conn.execute(text("SELECT count(*) FROM auth_sessions WHERE user_id = 1")).scalar() == 1
+                assert conn.execute(text("SELECT seller_id FROM products WHERE id = 1")).scalar() == 1
+                conn.execute(text("INSERT INTO users (username, username_key, password_hash, role, deposit, escrow_5, "
+                                  "escrow_10, escrow_20, escrow_50, escrow_100, created_at) VALUES ('new', 'new', "
+                                  "'x', 'buyer', 0, 0, 0, 0, 0, 0, :now)"), {"now": now})
+                assert conn.execute(text("SELECT id FROM users WHERE username = 'new'")).scalar() == 4
+                # a refund may bring the stock past the sellers' cap
+                conn.execute(text("UPDATE products SET amount_available = 10001 WHERE id = 1"))
+                assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        finally:
+            db.session.remove()
+            db.engine.dispose()

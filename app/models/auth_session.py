@@ -4,13 +4,14 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.columns import BigId, UTCDateTime, utcnow
+from app.models.columns import NEVER_REUSED, BigId, UTCDateTime, utcnow
 
 
 class AuthSession(db.Model):
     """One signed-in session, API token or browser, stored only as a SHA-256 digest."""
 
     __tablename__ = "auth_sessions"
+    __table_args__ = (NEVER_REUSED,)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

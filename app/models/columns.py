@@ -9,6 +9,12 @@ from sqlalchemy.types import TypeDecorator
 # PostgreSQL; on SQLite an INTEGER PRIMARY KEY, which is its 64-bit rowid (BIGINT would not be).
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
+# The last item of the __table_args__ of every table whose ids other rows or clients remember (users, products,
+# orders, ledger rows, sessions, idempotency keys): an id is never given out twice. SQLite's INTEGER PRIMARY KEY
+# without AUTOINCREMENT hands the largest deleted id to the next row, and a new account would inherit a deleted
+# one's orders, refunds and sales; PostgreSQL's sequences never go back.
+NEVER_REUSED = {"sqlite_autoincrement": True}
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

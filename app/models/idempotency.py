@@ -4,7 +4,7 @@ from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.columns import BigId, UTCDateTime, utcnow
+from app.models.columns import NEVER_REUSED, BigId, UTCDateTime, utcnow
 
 
 class IdempotencyKey(db.Model):
@@ -20,6 +20,7 @@ class IdempotencyKey(db.Model):
     __table_args__ = (
         UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_key"),
         Index("ix_idempotency_keys_session_digest", "session_digest"),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -5,7 +5,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.models.coins import COINS
-from app.models.columns import BigId, UTCDateTime, utcnow
+from app.models.columns import NEVER_REUSED, BigId, UTCDateTime, utcnow
 
 
 class LedgerEntry(db.Model):
@@ -17,6 +17,7 @@ class LedgerEntry(db.Model):
     """
 
     __tablename__ = "ledger_entries"
+    __table_args__ = (NEVER_REUSED,)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,7 +4,7 @@ from sqlalchemy import JSON, CheckConstraint, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.columns import BigId, UTCDateTime, utcnow
+from app.models.columns import NEVER_REUSED, BigId, UTCDateTime, utcnow
 
 
 class Order(db.Model):
@@ -19,6 +19,7 @@ class Order(db.Model):
         Index("ix_orders_created_at_id", "created_at", "id"),
         Index("ix_orders_buyer_id_created_at_id", "buyer_id", "created_at", "id"),
         Index("ix_orders_seller_id_created_at_id", "seller_id", "created_at", "id"),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

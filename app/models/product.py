@@ -4,7 +4,7 @@ from sqlalchemy import DDL, Boolean, CheckConstraint, ForeignKey, Index, Integer
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from app.extensions import db
-from app.models.columns import UTCDateTime, utcnow
+from app.models.columns import NEVER_REUSED, UTCDateTime, utcnow
 
 
 class Product(db.Model):
@@ -13,7 +13,8 @@ class Product(db.Model):
     __tablename__ = "products"
     __table_args__ = (
         CheckConstraint("cost > 0 AND cost % 5 = 0 AND cost <= 100000", name="cost_valid"),
-        CheckConstraint("amount_available >= 0 AND amount_available <= 10000", name="stock_valid"),
+        # No upper bound: the cap (STOCK_MAX) is on what sellers type; a refund brings its units back whatever it is.
+        CheckConstraint("amount_available >= 0", name="stock_valid"),
         CheckConstraint("low_stock_at >= 0 AND low_stock_at <= 10000", name="low_stock_at_valid"),
         Index(
             "uq_products_name_on_sale",
@@ -26,6 +27,7 @@ class Product(db.Model):
         Index(
             "ix_products_name_key_trgm", "name_key", postgresql_using="gin", postgresql_ops={"name_key": "gin_trgm_ops"}
         ).ddl_if(dialect="postgresql"),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

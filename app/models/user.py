@@ -6,7 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.models.coins import COINS
-from app.models.columns import UTCDateTime, utcnow
+from app.models.columns import NEVER_REUSED, UTCDateTime, utcnow
 
 
 class Role(enum.StrEnum):
@@ -26,6 +26,7 @@ class User(db.Model):
             "escrow_5 >= 0 AND escrow_10 >= 0 AND escrow_20 >= 0 AND escrow_50 >= 0 AND escrow_100 >= 0",
             name="escrow_non_negative",
         ),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -16,7 +16,6 @@ from app.services.coins import coins_to_list, euros, make_change
 from app.services.errors import ChangeImpossible, Conflict, InvalidInput, NotFound
 from app.services.machine import lock_tubes, move_coins
 from app.services.policy import Actor, require_role
-from app.services.products import STOCK_MAX
 from app.services.sales import Totals as SalesTotals
 from app.services.vending import lock_buyer
 
@@ -179,9 +178,9 @@ def refund(actor: Actor, order_id: int, *, window_seconds: int, initial_float: i
     reason = refund_refusal(order, buyer.id, window_seconds)
     if reason:
         raise Conflict(reason)
+    # The goods go back into stock whatever the seller has set it to since (the stock cap is a rule for what
+    # sellers type): a refund never depends on the seller.
     product = lock_one(Product, order.product_id)
-    if product is not None and product.amount_available + order.amount > STOCK_MAX:
-        raise Conflict("The product's stock is full; the goods cannot be taken back")
     tubes = lock_tubes(initial_float)
     payout = make_change(order.total_spent, tubes)
     if payout is None:

@@ -3,7 +3,7 @@
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, delete, select, update
 from zxcvbn import zxcvbn
 
 from app.data.transactions import write_transaction
@@ -116,13 +116,17 @@ def _store_password(user_id: int, new_hash: str, keep_session_id: int | None) ->
 def delete_user(actor: Actor, user_id: int) -> Deletion:
     """Delete an account. A buyer's escrow is paid back; a seller's products go off sale."""
     require_self_or_admin(actor, user_id)
+    role = db.session.scalar(select(User.role).where(User.id == user_id))  # a role never changes
+    if role == "admin":
+        # Every operator row is locked (in id order) before counting them: two operators deleting themselves at
+        # once then count one after the other, and the second sees the first gone, so one operator always stays.
+        admins = db.session.scalars(select(User.id).where(User.role == "admin").order_by(User.id)
+                                    .with_for_update()).all()
+        if user_id in admins and len(admins) <= 1:
+            raise Conflict("The last operator account cannot be deleted")
     user = db.session.execute(select(User).where(User.id == user_id).with_for_update()).scalar_one_or_none()
     if user is None:
         raise NotFound("No such user")
-    if user.role == "admin":
-        admins = db.session.scalar(select(func.count()).select_from(User).where(User.role == "admin"))
-        if admins <= 1:
-            raise Conflict("The last operator account cannot be deleted")
     change = return_escrow(user.id, escrow_of(user))
     db.session.execute(
         update(PRODUCTS).where(PRODUCTS.c.seller_id == user.id).values(on_sale=False, seller_id=None)

@@ -233,14 +233,3 @@ def test_only_the_buyer_of_the_order_may_refund(client, accounts, sales, db_snap
     status = 404 if who == "other_buyer" else 403
     assert_error(client.post(f"{API}/orders/{sales['first']}/refund", headers=accounts[who].headers), status)
     assert db_snapshot() == before
-
-
-def test_refund_is_409_when_the_stock_would_overflow(client, buyer, seller, sales, db_snapshot):
-    db.session.execute(update(Product).where(Product.id == sales["cola"].id).values(amount_available=10_000))
-    db.session.commit()
-    before = db_snapshot()
-
-    body = assert_error(client.post(f"{API}/orders/{sales['second']}/refund", headers=buyer.headers), 409)
-
-    assert "stock" in body["message"]
-    assert db_snapshot() == before
