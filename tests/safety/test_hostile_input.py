@@ -46,6 +46,9 @@ def targets(w):
                                                                           "amountAvailable": 1}),
         "create-name": ("seller", "post", "/api/v1/products", lambda v: {"productName": v, "cost": 50,
                                                                           "amountAvailable": 1}),
+        "put-name": ("seller", "put", f"/api/v1/products/{pid}", lambda v: {"productName": v, "cost": 35,
+                                                                             "amountAvailable": 9}),
+        "patch-name": ("seller", "patch", f"/api/v1/products/{pid}", lambda v: {"productName": v}),
         "patch-stock": ("seller", "patch", f"/api/v1/products/{pid}", lambda v: {"amountAvailable": v}),
         "patch-cost": ("seller", "patch", f"/api/v1/products/{pid}", lambda v: {"cost": v}),
         "tubes": ("admin", "put", "/api/v1/machine/coins", lambda v: {"5": v, "10": 1, "20": 1, "50": 1, "100": 1}),
@@ -107,13 +110,36 @@ def test_bad_names_are_refused(client, world, db_snapshot, value):
         assert db_snapshot() == before, target
 
 
-@pytest.mark.parametrize("name", ["Café ☕", "Ünïcödé 日本語", "emoji 🥤🥤", "rtl \u202eloC"])
+@pytest.mark.parametrize("name", ["Café ☕", "Ünïcödé 日本語", "emoji 🥤🥤", "family 👨\u200d👩\u200d👧", "שתייה"])
 def test_unicode_product_names_round_trip(client, seller, name):
     response = client.post("/api/v1/products", json={"productName": name, "cost": 50, "amountAvailable": 1},
                            headers=seller.headers)
     assert response.status_code == 201, response.json
     assert response.json["productName"] == name
     assert client.get(f"/api/v1/products/{response.json['id']}").json["productName"] == name
+
+
+# Names that would not show as typed (issue 22): refused with the reason, on creation and on every edit.
+UNSHOWABLE_NAMES = {
+    "right-to-left override": ("rtl \u202eloC", "Product name must not contain text-direction controls"),
+    "isolate": ("\u2067Cola\u2069", "Product name must not contain text-direction controls"),
+    "line break": ("Cola\r\nZero", "Product name must not contain control characters such as line breaks or tabs"),
+    "escape sequence": ("\x1b[2JCola", "Product name must not contain control characters such as line breaks or tabs"),
+    "zero-width space only": ("\u200b", "Product name must not contain invisible characters such as zero-width spaces"),
+    "zero-width spaces around": ("\u200bCola\u200b",
+                                 "Product name must not contain invisible characters such as zero-width spaces"),
+    "byte-order mark": ("\ufeffCola", "Product name must not contain invisible characters such as zero-width spaces"),
+    "joiners only": ("\u200d\u200c", "Product name must contain a visible character"),
+}
+
+
+@pytest.mark.parametrize("name, message", UNSHOWABLE_NAMES.values(), ids=UNSHOWABLE_NAMES.keys())
+def test_product_names_that_would_not_show_as_typed_are_422(client, world, db_snapshot, name, message):
+    before = db_snapshot()
+    for target in ("create-name", "put-name", "patch-name"):
+        response = send(client, world, target, name)
+        assert assert_json_error(response, {422})["errors"] == {"json": {"productName": [message]}}, target
+    assert db_snapshot() == before
 
 
 @pytest.mark.parametrize("username", ["bühler", "名前名前", "user\x00name", "a" * 10_000, "ab"])

@@ -6,7 +6,8 @@ from marshmallow import fields, validate
 from app.api.base import MAX_ID, Day, PageQuerySchema, StrictBoolean, StrictInteger, StrictSchema, Text
 from app.data.pages import MAX_CURSOR_LENGTH
 from app.services.coins import COINS
-from app.services.products import COST_MAX, NAME_MAX, STOCK_MAX
+from app.services.errors import InvalidInput
+from app.services.products import COST_MAX, NAME_MAX, STOCK_MAX, check_product_fields
 from app.services.users import PASSWORD_MAX, PASSWORD_MIN, USERNAME_PATTERN, USERNAME_RULE
 from app.services.vending import MAX_AMOUNT
 
@@ -96,9 +97,13 @@ class ProductInputSchema(StrictSchema):
             raise ma.ValidationError("Cost must be a multiple of 5 cents.")
 
     @ma.validates("product_name")
-    def _not_blank(self, value, **_kwargs):
-        if not value.strip():
-            raise ma.ValidationError("Product name must not be blank.")
+    def _shown_as_typed(self, value, **_kwargs):
+        """The service's rule for names (app.services.products): not blank, no control, direction or
+        invisible characters."""
+        try:
+            check_product_fields({"product_name": value})
+        except InvalidInput as refused:
+            raise ma.ValidationError(refused.message) from None
 
 
 class ProductPatchSchema(ProductInputSchema):
