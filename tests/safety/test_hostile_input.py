@@ -261,7 +261,7 @@ def cursor_of(*parts) -> str:
 
 # Values no field of any page may pass on to the database: text with a NUL character, numbers past every id
 # and count column, days whose next day Python or the databases cannot hold, and cursors the app never made.
-HOSTILE_TEXT = {"nul": "\x00", "nul inside": "Co\x00la", "nul after digits": "5\x00"}
+HOSTILE_TEXT = {"nul": "\x00", "nul inside": "Co\x00la", "nul after digits": "5\x00", "nul in a path": "/orders\x00x"}
 HOSTILE_NUMBERS = {"2**31": "2147483648", "2**63": "9223372036854775808", "-2**63-1": "-9223372036854775809",
                    "10**20": "99999999999999999999", "10**23": "99999999999999999999999", "4301 digits": "9" * 4301}
 HOSTILE_DAYS = {"9999-12-31": "9999-12-31", "0001-01-01": "0001-01-01", "1969-12-31": "1969-12-31"}
