@@ -84,7 +84,9 @@ class ProductSchema(ma.Schema):
 
 
 class ProductInputSchema(StrictSchema):
-    product_name = Text(required=True, data_key="productName", validate=validate.Length(min=1, max=NAME_MAX))
+    product_name = Text(required=True, data_key="productName", validate=validate.Length(min=1, max=NAME_MAX),
+                        metadata={"description": "Shown as typed: no control, text-direction or invisible characters "
+                                                 "(the joiners of emoji and scripts excepted)"})
     cost = StrictInteger(required=True, validate=[validate.Range(min=5, max=COST_MAX)],
                          metadata={"description": "Cents, a positive multiple of 5"})
     amount_available = StrictInteger(required=True, data_key="amountAvailable",
