@@ -1,8 +1,12 @@
 """Health checks for load balancers, orchestrators and operators.
 
 GET /livez: the process answers (restart it when this fails).
-GET /readyz (and /healthz, its older name): the database takes a committed write, and Redis answers
-when it is configured; send no traffic here while it says 503.
+GET /readyz (and /healthz, its older name): 200 while the database takes a committed write, 503 (send no
+traffic here) while it does not: the database is the one thing this server cannot serve without.
+Redis is reported in the body but never fails readiness: without it every request still works (rate-limit
+counters fall back to each process, the catalogue is read from the database), and every app server shares
+one Redis, so a 503 for it would take them all out of rotation at the same moment. The body then says
+`"status": "degraded"` with `"redis": "unreachable"`, for monitoring to alert on.
 """
 
 import logging
@@ -89,6 +93,11 @@ def redis_state() -> str:
 @bp.get("/healthz")
 def readyz():
     database, redis_ = database_state(), redis_state()
-    ready = database in ("ok", "busy") and redis_ in ("ok", "not configured")
-    body = {"status": "ok" if ready else "unavailable", "database": database, "redis": redis_}
-    return _answer(body, 200 if ready else 503)
+    ready = database in ("ok", "busy")
+    if not ready:
+        status = "unavailable"
+    elif redis_ in ("ok", "not configured"):
+        status = "ok"
+    else:
+        status = "degraded"
+    return _answer({"status": status, "database": database, "redis": redis_}, 200 if ready else 503)

@@ -5,9 +5,13 @@ The Content-Security-Policy allows only the app's own assets. The one exception 
 sha256 of the inline scripts it actually serves (never 'unsafe-inline' for scripts), plus inline
 styles, which Swagger UI's React components set.
 
-Every reply to a signed-in request (a bearer token, or a browser session holding one) is
-`Cache-Control: no-store`: balances, orders and user lists must not stay in a browser's or a proxy's
-cache after logout. Public replies (the anonymous catalogue, product pictures) keep their own caching.
+Every reply to a signed-in request (a bearer token, or a browser session holding one), and every reply
+that hands out a credential, is `Cache-Control: no-store`: balances, orders and user lists must not stay
+in a browser's or a proxy's cache after logout, and a token or a session cookie must never be stored where
+someone else may be given it. A login request carries no credential, but its reply does: the API login's
+body is a bearer token, and the web login and registration set the session cookie (so does any page that
+starts a session, for its CSRF token). Public replies (the anonymous catalogue, product pictures) keep their
+own caching.
 
 The headers are added by a WSGI middleware, as fixed (name, value) pairs appended to the list the
 app hands to the server: setting them one by one on each Flask response cost about a tenth of a
@@ -60,22 +64,27 @@ _ALWAYS = [
     ("Cross-Origin-Opener-Policy", "same-origin"),
 ]
 _HSTS = ("Strict-Transport-Security", HSTS)
+_NO_STORE = ("Cache-Control", "no-store")
 _OURS = {name.lower() for name, _ in _ALWAYS} | {_HSTS[0].lower()}
 
 
 def with_security_headers(headers: list, secure: bool) -> list:
     """The response's headers with ours: they replace any of the same name, except a
-    Content-Security-Policy the response set itself (Swagger UI's page), which stays."""
+    Content-Security-Policy the response set itself (Swagger UI's page), which stays. A response that sets a
+    cookie (the session's: a login, a registration, a form's CSRF token) is never stored by a cache."""
     merged = []
     own_csp = False
+    sets_cookie = any(name.lower() == "set-cookie" for name, _ in headers)
     for name, value in headers:
         lower = name.lower()
-        if lower in _OURS:
+        if lower in _OURS or (sets_cookie and lower == "cache-control"):
             continue
         if lower == "content-security-policy":
             own_csp = True
         merged.append((name, value))
     merged.extend(_ALWAYS)
+    if sets_cookie:
+        merged.append(_NO_STORE)
     if not own_csp:
         merged.append(("Content-Security-Policy", CSP))
     if secure:  # https as the app sees it: behind ProxyFix, as the proxy says
@@ -111,10 +120,15 @@ def signed_in() -> bool:
     return not request.path.startswith("/api/") and session.get(TOKEN_KEY) is not None
 
 
+# Views whose reply body is a credential: the API login's bearer token. (A reply that sets a cookie is
+# no-store too: with_security_headers, which sees the Set-Cookie that Flask adds after every after_request.)
+CREDENTIAL_ENDPOINTS = {"auth.Login"}
+
+
 def no_store_when_signed_in(response: Response) -> Response:
     if request.endpoint is not None and request.endpoint.endswith("static"):
         return response  # the app's own CSS and scripts: the same for everyone
-    if signed_in():
+    if signed_in() or request.endpoint in CREDENTIAL_ENDPOINTS:
         response.headers["Cache-Control"] = "no-store"
     return response
 

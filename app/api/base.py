@@ -12,10 +12,9 @@ from werkzeug.routing import IntegerConverter
 from app.data.pages import MAX_PAGE_SIZE, Page
 from app.errors import ErrorSchema
 from app.jsonbody import UnreadableBody, decode_json
-
-# Primary keys are 32-bit INTEGER columns: a larger id in a URL can name nothing, so it is a 404
-# from the router instead of a database overflow error (a 500) in the view.
-MAX_ID = 2**31 - 1
+from app.models.columns import MAX_ID
+from app.services import reports
+from app.services.errors import InvalidInput
 
 PAGINATION_HEADERS = {
     "X-Pagination": {
@@ -29,7 +28,8 @@ PAGINATION_HEADERS = {
 
 
 class BoundedIntConverter(IntegerConverter):
-    """<int:...> limited to what the database can store (documented as the path parameter's maximum)."""
+    """<int:...> limited to what the database can store (documented as the path parameter's maximum): a
+    larger id names nothing, so it is a 404 from the router instead of an overflow error in the view."""
 
     def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
         super().__init__(map, fixed_digits, min, MAX_ID if max is None else max, signed)
@@ -129,3 +129,33 @@ class StrictBoolean(ma.fields.Boolean):
         if type(value) is not bool:
             raise self.make_error("invalid", input=value)
         return value
+
+
+NO_NUL = validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL characters.")
+
+
+class Text(ma.fields.String):
+    """A string the databases can store: no NUL character (PostgreSQL refuses one in any text). Documented
+    as a pattern, so schemathesis sends NULs in its negative cases."""
+
+    def __init__(self, *, validate=None, **kwargs):
+        rules = [] if validate is None else [validate] if callable(validate) else list(validate)
+        super().__init__(validate=[NO_NUL, *rules], **kwargs)
+
+
+class Day(ma.fields.Date):
+    """A UTC day (YYYY-MM-DD) the order lists can filter by (app.services.reports.check_day): a day the
+    database cannot store, or whose next day Python cannot count, is a 422, never an overflow."""
+
+    def __init__(self, **kwargs):
+        metadata = dict(kwargs.pop("metadata", {}))
+        metadata["description"] = f"{metadata.get('description', 'A UTC day')}; {reports.DAY_RULE.lower()}"
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        day = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            reports.check_day(day)
+        except InvalidInput as refused:
+            raise ma.ValidationError(refused.message) from None
+        return day

@@ -5,16 +5,19 @@ import base64
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select, tuple_
 
 from app.extensions import db
+from app.models.columns import EARLIEST, LATEST, MAX_BIG_ID
 
 MAX_PAGE_SIZE = 100
 # Far beyond any last page; OFFSET past this would overflow the database's integer.
 MAX_OFFSET = 2**62
+# A cursor this app makes is about 80 characters long.
+MAX_CURSOR_LENGTH = 200
 
 
 @dataclass
@@ -100,12 +103,22 @@ def encode_cursor(direction: str, created_at: datetime, ident: int) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[str, datetime, int]:
+    """The direction, moment and id of a cursor, or BadCursor: a forged one may hold anything, so its id must
+    fit the id column and its moment be a UTC instant the app stores, before either reaches the database."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise BadCursor(cursor[:MAX_CURSOR_LENGTH])
     try:
         direction, moment, ident = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if direction not in ("older", "newer") or type(ident) is not int:
+        if direction not in ("older", "newer") or type(ident) is not int or not 1 <= ident <= MAX_BIG_ID:
             raise BadCursor(cursor)
-        return direction, datetime.fromisoformat(moment), ident
-    except (ValueError, TypeError) as error:
+        moment = datetime.fromisoformat(moment)
+        if moment.tzinfo is None:
+            raise BadCursor(cursor)
+        moment = moment.astimezone(UTC)
+        if not EARLIEST <= moment <= LATEST:
+            raise BadCursor(cursor)
+        return direction, moment, ident
+    except (ValueError, TypeError, OverflowError) as error:  # OverflowError: an offset past year 1 or 9999
         raise BadCursor(cursor) from error
 
 

@@ -1,6 +1,10 @@
 """Forms shared by the pages, and the one bridge from a service rule to a form error. Field rules come
-from the services (one rule, one place)."""
+from the services (one rule, one place).
 
+Every value a page reads from a query string or a form goes through a field here that refuses, at the
+field, what no database column can hold: a NUL character (TextField), a day outside the app's range
+(DayField) and an id past its column (IdField). Such a value would otherwise reach a query and fail there.
+"""
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -14,8 +18,12 @@ from wtforms.fields import DateField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
+from app.models.columns import MAX_ID
+from app.services import reports
 from app.services.coins import COINS
 from app.services.errors import InvalidInput
+
+NUL_REFUSED = "Must not contain NUL characters"
 
 
 def service_rule(check, *args):
@@ -24,6 +32,51 @@ def service_rule(check, *args):
         check(*args)
     except InvalidInput as error:
         raise ValidationError(error.message) from None
+
+
+class TextField(StringField):
+    """Text without NUL characters: PostgreSQL refuses one in any text, so it never reaches a query."""
+
+    def pre_validate(self, form):
+        if self.data and "\x00" in self.data:
+            raise ValidationError(NUL_REFUSED)
+
+
+class DayField(DateField):
+    """A day (YYYY-MM-DD) the order lists and reports can filter by (app.services.reports.check_day)."""
+
+    def pre_validate(self, form):
+        if self.data is not None:
+            service_rule(reports.check_day, self.data)
+
+
+class IdField(IntegerField):
+    """A row's id: one past what its column holds (`maximum`) names nothing, and sent to the database it
+    would be an overflow error."""
+
+    def __init__(self, label=None, validators=None, *, maximum: int = MAX_ID, message: str = "No such id",
+                 **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.maximum = maximum
+        self.message = message
+
+    def pre_validate(self, form):
+        if self.data is not None and not 1 <= self.data <= self.maximum:
+            raise ValidationError(self.message)
+
+
+class SearchForm(FlaskForm):
+    """A list's search box, read from the query string (a GET form: nothing to protect). Longer text is cut
+    to what the names searched can hold."""
+
+    class Meta:
+        csrf = False
+
+    q = TextField("Search", filters=[lambda text: (text or "").strip()])
+
+    def text(self, max_length: int) -> str | None:
+        """The text to search for, or None: nothing typed, or refused (the error is on the field)."""
+        return (self.q.data[:max_length] or None) if self.validate() else None
 
 
 class ActionForm(FlaskForm):
@@ -51,10 +104,10 @@ class OrderFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    since = DateField("From", validators=[Optional()])
-    until = DateField("Until", validators=[Optional()])
-    seller = StringField("Seller", validators=[Optional(), Length(max=32)], description="username")
-    product = IntegerField("Product", validators=[Optional()], widget=HiddenInput())
+    since = DayField("From", validators=[Optional()])
+    until = DayField("Until", validators=[Optional()])
+    seller = TextField("Seller", validators=[Optional(), Length(max=32)], description="username")
+    product = IdField("Product", validators=[Optional()], widget=HiddenInput(), message="No such product")
     status = SelectField("Status", choices=[SelectChoice("", "any"), SelectChoice("paid", "paid"),
                                             SelectChoice("refunded", "refunded")], validators=[Optional()])
     submit = SubmitField("Show")

@@ -1,6 +1,6 @@
 """Column helpers shared by the models."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import BigInteger, DateTime, Integer
 from sqlalchemy.types import TypeDecorator
@@ -8,6 +8,18 @@ from sqlalchemy.types import TypeDecorator
 # Ids of the tables that grow without bound (orders, ledger, sessions, idempotency keys): 64-bit on
 # PostgreSQL; on SQLite an INTEGER PRIMARY KEY, which is its 64-bit rowid (BIGINT would not be).
 BigId = BigInteger().with_variant(Integer, "sqlite")
+# The largest id each kind of key holds: a larger one in a URL, a query or a form names no row, and sent to
+# the database it is an overflow error (PostgreSQL's INTEGER is 32-bit, SQLite's and BIGINT 64-bit).
+MAX_ID = 2**31 - 1
+MAX_BIG_ID = 2**63 - 1
+
+# The UTC days the app filters and pages by. Every order falls inside, and a day's arithmetic either side
+# (the end of `until` is the next day's midnight; a report's default start is weeks before its end) stays
+# within what Python's dates and both databases hold.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+EARLIEST = datetime.combine(FIRST_DAY, time.min, tzinfo=UTC)
+LATEST = datetime.combine(LAST_DAY, time.max, tzinfo=UTC)
 
 # The last item of the __table_args__ of every table whose ids other rows or clients remember (users, products,
 # orders, ledger rows, sessions, idempotency keys): an id is never given out twice. SQLite's INTEGER PRIMARY KEY

@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import chain
 
 from sqlalchemy import Select, func, select, update
 
@@ -11,7 +12,7 @@ from app.data.transactions import lock_one, write_transaction
 from app.extensions import db
 from app.models import Order, Product
 from app.models.columns import utcnow
-from app.services import ledger, sales
+from app.services import ledger, reports, sales
 from app.services.coins import coins_to_list, euros, make_change
 from app.services.errors import ChangeImpossible, Conflict, InvalidInput, NotFound
 from app.services.machine import lock_tubes, move_coins
@@ -64,6 +65,9 @@ def visible_orders(actor: Actor, filters: OrderFilters | None = None) -> Select:
     filters = filters or OrderFilters()
     if filters.status is not None and filters.status not in STATUSES:
         raise InvalidInput("Status must be paid or refunded", field="status")
+    for day, field in ((filters.since, "since"), (filters.until, "until")):
+        if day is not None:
+            reports.check_day(day, field)
     if filters.since is not None:
         stmt = stmt.where(Order.created_at >= _day_start(filters.since))
     if filters.until is not None:
@@ -96,15 +100,21 @@ def numbered_order_page(actor: Actor, filters: OrderFilters | None = None, *, pa
 
 
 def export_orders(actor: Actor, filters: OrderFilters | None = None) -> Iterator[Order]:
-    """Every order of the list, newest first, read a batch at a time (bounded memory, for a CSV)."""
-    cursor = None
-    while True:
+    """Every order of the list, newest first, read a batch at a time (bounded memory, for a CSV).
+
+    The first batch is read before this returns: a refused filter or a database that does not answer is
+    raised to the caller, which can still answer with an error, instead of cutting a download short after
+    its first line."""
+    first = order_page(actor, filters, size=EXPORT_BATCH)
+    return chain(first.items, _later_batches(actor, filters, first.next_cursor))
+
+
+def _later_batches(actor: Actor, filters: OrderFilters | None, cursor: str | None) -> Iterator[Order]:
+    while cursor is not None:
+        db.session.expunge_all()  # the batch before is written out: let it go
         page = order_page(actor, filters, cursor=cursor, size=EXPORT_BATCH)
         yield from page.items
-        if page.next_cursor is None:
-            return
         cursor = page.next_cursor
-        db.session.expunge_all()  # the batch is written out: let it go
 
 
 def order_totals(actor: Actor, filters: OrderFilters | None = None) -> SalesTotals:
@@ -135,6 +145,8 @@ def sales_totals(actor: Actor) -> SalesTotals:
 def sales_summary(actor: Actor, *, since: date, until: date) -> SalesSummary:
     """A seller's paid sales between two UTC days (inclusive): totals, per day and per product."""
     require_role(actor, "seller")
+    reports.check_day(since, "since")
+    reports.check_day(until, "until")
     if until < since:
         raise InvalidInput("The end date must not be before the start date", field="until")
     by_day = sales.by_day(seller_id=actor.id, since=since, until=until)

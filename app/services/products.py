@@ -1,5 +1,7 @@
 """The catalogue: sellers create, edit, restock and remove their products."""
 
+import unicodedata
+
 from sqlalchemy import Select, func, select
 
 from app.data.transactions import lock_one, write_transaction
@@ -13,13 +15,41 @@ COST_MAX = 100_000
 STOCK_MAX = 10_000
 EDITABLE = ("product_name", "cost", "amount_available", "refundable")
 
+# Unicode's Bidi_Control characters: they reorder the text around them, so a name shows as something else
+# ("\u202eeloC" displays as "Cole") and can turn the text after it, on a page or in a CSV, around too.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# The joiners are the only invisible formatting characters a name may hold: emoji sequences and several
+# scripts need them. Every other one (zero-width space, word joiner, byte-order mark, ...) is refused.
+JOINERS = frozenset("\u200c\u200d")
+# Characters that draw nothing although they are letters or symbols (Hangul fillers, the blank Braille
+# pattern), and the variation selectors, which only change the look of the character before them.
+BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800") | {chr(c) for c in range(0xFE00, 0xFE10)}
+
+
+def name_refusal(name: str) -> str | None:
+    """Why a product name cannot be shown as it is typed, or None: control characters (line breaks, NUL,
+    ...), direction controls, invisible characters, or nothing visible at all."""
+    categories = {unicodedata.category(char) for char in name}
+    if categories & {"Cc", "Zl", "Zp"}:
+        return "Product name must not contain control characters such as line breaks or tabs"
+    if BIDI_CONTROLS.intersection(name):
+        return "Product name must not contain text-direction controls"
+    if any(unicodedata.category(char) == "Cf" and char not in JOINERS for char in name):
+        return "Product name must not contain invisible characters such as zero-width spaces"
+    if all(char.isspace() or char in JOINERS or char in BLANK for char in name):
+        return "Product name must contain a visible character"
+    return None
+
 
 def check_product_fields(fields: dict) -> None:
     """The rules of a product's fields; the schemas and forms enforce the same through these."""
     if "product_name" in fields:
         name = fields["product_name"]
-        if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX or "\x00" in name:
+        if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX:
             raise InvalidInput(f"Product name must be 1-{NAME_MAX} characters", field="productName")
+        refusal = name_refusal(name)
+        if refusal:
+            raise InvalidInput(refusal, field="productName")
     if "cost" in fields:
         cost = fields["cost"]
         if type(cost) is not int or not 0 < cost <= COST_MAX or cost % 5:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 
 from app.models import Order
+from app.models.columns import FIRST_DAY, LAST_DAY
 from app.services.coins import euros
 from app.services.errors import InvalidInput
 from app.services.sales import DaySales
@@ -20,11 +21,24 @@ CSV_COLUMNS = ("order", "created_at_utc", "buyer", "seller", "product_id", "prod
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+DAY_RULE = f"Choose a day from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}"
+
+
+def check_day(day: date, field: str | None = None) -> None:
+    """A day the order lists and reports can filter by (app.models.columns.FIRST_DAY to LAST_DAY): one
+    outside is refused before any date arithmetic or query, where it would overflow."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(DAY_RULE, field=field)
+
+
 def date_range(since: date | None, until: date | None, *, today: date,
                default_days: int = DEFAULT_DAYS) -> tuple[date, date]:
     """The range asked for, or the last `default_days` days up to today; at most MAX_DAYS days long."""
+    for day, field in ((since, "since"), (until, "until")):
+        if day is not None:
+            check_day(day, field)
     until = until or today
-    since = since or until - timedelta(days=default_days - 1)
+    since = since or max(until - timedelta(days=default_days - 1), FIRST_DAY)
     if until < since:
         raise InvalidInput("The end date must not be before the start date", field="until")
     if (until - since).days + 1 > MAX_DAYS:

@@ -1,5 +1,7 @@
 """Order history, its visibility, and refunds."""
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -113,6 +115,55 @@ def test_pages_past_the_cap_and_foreign_cursors_are_422(client, buyer, history, 
     assert assert_error(forged, 422)["errors"] == {"json": {"cursor": ["This cursor is not one the list gave out"]}}
     assert assert_error(both, 422)["errors"]["query"]["page"]
     assert db_snapshot() == before
+
+
+def cursor_of(*parts) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode().rstrip("=")
+
+
+FORGED_CURSORS = {
+    # from issue 22: a naive moment and the id 2**63, one past a BIGINT: an overflow error on either database
+    "issue 22": "WyJvbGRlciIsIjIwMjYtMDEtMDFUMDA6MDA6MDAiLDkyMjMzNzIwMzY4NTQ3NzU4MDhd",
+    "id 2**63": cursor_of("older", "2026-01-01T00:00:00+00:00", 2**63),
+    "id 10**30": cursor_of("older", "2026-01-01T00:00:00+00:00", 10**30),
+    "id 0": cursor_of("older", "2026-01-01T00:00:00+00:00", 0),
+    "negative id": cursor_of("newer", "2026-01-01T00:00:00+00:00", -1),
+    "before year 1 in UTC": cursor_of("newer", "0001-01-01T00:00:00+05:00", 1),
+    "after 9999 in UTC": cursor_of("older", "9999-12-31T23:00:00-05:00", 1),
+    "year 9999": cursor_of("older", "9999-12-31T00:00:00+00:00", 1),
+    "naive": cursor_of("older", "2026-01-01T00:00:00", 1),
+    "not a string": cursor_of("older", 20260101, 1),
+    "an object": base64.urlsafe_b64encode(b'{"older": 1, "a": 2, "b": 3}').decode(),
+    "NUL": "\x00",
+}
+
+
+@pytest.mark.parametrize("cursor", FORGED_CURSORS.values(), ids=FORGED_CURSORS.keys())
+def test_forged_cursors_are_422_before_they_reach_the_database(client, buyer, history, db_snapshot, cursor):
+    before = db_snapshot()
+    response = client.get(f"{API}/orders", headers=buyer.headers, query_string={"cursor": cursor})
+    errors = assert_error(response, 422)["errors"]
+    assert errors in ({"json": {"cursor": ["This cursor is not one the list gave out"]}},
+                      {"query": {"cursor": ["Must not contain NUL characters."]}})
+    assert db_snapshot() == before
+
+
+DAY_RULE = "Choose a day from 1970-01-01 to 9998-12-31"
+
+
+@pytest.mark.parametrize("name", ["since", "until"])
+@pytest.mark.parametrize("day", ["9999-12-31", "9999-12-30", "0001-01-01", "1969-12-31"])
+def test_days_outside_the_range_are_422(client, buyer, sales, db_snapshot, name, day):
+    before = db_snapshot()
+    response = client.get(f"{API}/orders", headers=buyer.headers, query_string={name: day})
+    assert assert_error(response, 422)["errors"] == {"query": {name: [DAY_RULE]}}
+    assert db_snapshot() == before
+
+
+def test_the_first_and_last_days_of_the_range_are_served(client, buyer, sales):
+    everything = listed(client, buyer)
+    assert listed(client, buyer, since="1970-01-01", until="9998-12-31") == everything
+    assert listed(client, buyer, since="9998-12-31") == [] and listed(client, buyer, until="1970-01-01") == []
 
 
 def test_the_operator_filters_orders_by_status_seller_product_and_day(client, admin, buyer, sales):

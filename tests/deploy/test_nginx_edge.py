@@ -94,7 +94,8 @@ class FakeApp:
                 if action == "hold":
                     self.release.wait(30)
                 payload = json.dumps({"server": self.name, "path": target}).encode()
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                # gunicorn names itself in every reply, and has no setting to stop it
+                conn.sendall(b"HTTP/1.1 200 OK\r\nServer: gunicorn\r\nContent-Type: application/json\r\n"
                              + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
                 answered_at = time.monotonic()
         except (OSError, ValueError):
@@ -300,6 +301,23 @@ def test_metrics_never_reach_the_app_through_nginx(fake_apps, edge):
         assert head["Content-Type"] == "application/json"
     assert app.connections == 0
     assert http("GET", site.url + "/api/v1/products")[0] == 200
+
+
+def test_the_server_header_names_no_app_server_and_no_version(fake_apps, edge):
+    """gunicorn sends `Server: gunicorn` and has no setting to stop it; nginx drops an upstream's Server header
+    (proxy_hide_header's default list) and, with server_tokens off, names only itself, without its version, in
+    its own header and error pages. Open-source nginx cannot leave the header out altogether."""
+    app = fake_apps("a")
+    site = edge([app])
+    for path in ("/api/v1/products", "/", "/metrics"):
+        status, head, _ = http("GET", site.url + path)
+        assert status in (200, 404), path
+        assert head.get_all("Server") == ["nginx"], (path, head.get_all("Server"))
+    with socket.create_connection(("127.0.0.1", site.port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: vending\r\nContent-Length: nonsense\r\n\r\n")
+        refused = sock.recv(65536)
+    assert b" 400 " in refused.split(b"\r\n")[0] and b"\r\nServer: nginx\r\n" in refused, refused[:300]
+    assert b"nginx/" not in refused and b"gunicorn" not in refused
 
 
 def test_each_address_gets_64_requests_in_progress_then_429(fake_apps, edge):

@@ -384,6 +384,39 @@ def test_signed_in_web_pages_are_no_store(client, buyer, admin):
     assert client.get("/admin/users").headers["Cache-Control"] == "no-store"
 
 
+def test_the_api_login_reply_a_bearer_token_is_no_store(client, buyer):
+    """The login request carries no credential, but its reply does."""
+    response = client.post(f"{API}/auth/login", json={"username": buyer.username, "password": buyer.password})
+    assert response.status_code == 200 and response.get_json()["token"].startswith("vm_")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers.getlist("Cache-Control") == ["no-store"]
+
+
+def test_web_replies_that_set_the_session_cookie_are_no_store(app, client, buyer):
+    """The web login and registration hand out the session cookie; a form page starts a session for its CSRF
+    token. Each such reply is no-store, whatever else the view said about caching."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    form_page = client.get("/login")
+    assert form_page.headers.getlist("Set-Cookie") and form_page.headers["Cache-Control"] == "no-store"
+    app.config["WTF_CSRF_ENABLED"] = False
+    registered = app.test_client().post("/register", data={"username": "newcomer", "password": "plover-anvil-sky-9",
+                                                           "confirm": "plover-anvil-sky-9", "role": "buyer"})
+    assert registered.status_code == 302 and registered.headers["Location"] == "/home"
+    assert registered.headers.getlist("Set-Cookie") and registered.headers.getlist("Cache-Control") == ["no-store"]
+    signed_in = client.post("/login", data={"username": buyer.username, "password": buyer.password})
+    assert signed_in.status_code == 302 and signed_in.headers.getlist("Set-Cookie")
+    assert signed_in.headers.getlist("Cache-Control") == ["no-store"]
+
+
+def test_a_cookie_set_on_a_public_reply_makes_it_no_store():
+    from app.security import with_security_headers
+
+    headers = with_security_headers([("Cache-Control", "public, max-age=60"), ("Set-Cookie", "session=x")], False)
+    assert [value for name, value in headers if name == "Cache-Control"] == ["no-store"]
+    public = with_security_headers([("Cache-Control", "public, max-age=60")], False)
+    assert [value for name, value in public if name == "Cache-Control"] == ["public, max-age=60"]
+
+
 def test_public_replies_keep_their_caching(client, seller):
     product = make_product(seller, cost=35, amount_available=5)
     from app.services import images

@@ -39,6 +39,45 @@ def test_field_rules(app, seller, fields, field):
     assert db.session.scalar(select(Product.id)) is None
 
 
+# Issue 22's examples: names that would not show as typed. Each is refused with its reason; none is stripped.
+UNSHOWABLE_NAMES = {
+    "line break": ("Co\nla", "control characters"), "tab": ("Co\tla", "control characters"),
+    "escape": ("\x1b[31mCola", "control characters"), "NUL": ("Cola\x00", "control characters"),
+    "delete": ("Cola\x7f", "control characters"), "C1 next line": ("Cola\x85", "control characters"),
+    "line separator": ("Co\u2028la", "control characters"),
+    "right-to-left override": ("rtl \u202eloC", "text-direction controls"),
+    "left-to-right embedding": ("\u202aCola", "text-direction controls"),
+    "pop directional formatting": ("Cola\u202c", "text-direction controls"),
+    "isolates": ("\u2066Cola\u2069", "text-direction controls"),
+    "first strong isolate": ("\u2068Cola", "text-direction controls"),
+    "marks": ("\u200eCola\u200f", "text-direction controls"),
+    "arabic letter mark": ("\u061cCola", "text-direction controls"),
+    "zero-width space only": ("\u200b", "invisible characters"),
+    "zero-width space inside": ("Co\u200bla", "invisible characters"),
+    "byte-order mark": ("\ufeff", "invisible characters"), "word joiner": ("\u2060\u2060", "invisible characters"),
+    "soft hyphen": ("Co\u00adla", "invisible characters"),
+    "joiner only": ("\u200d", "a visible character"), "non-joiner only": ("\u200c \u200c", "a visible character"),
+    "hangul filler": ("\u3164", "a visible character"), "variation selector": ("\ufe0f", "a visible character"),
+}
+
+
+@pytest.mark.parametrize("name, reason", UNSHOWABLE_NAMES.values(), ids=UNSHOWABLE_NAMES.keys())
+def test_names_that_would_not_show_as_typed_are_refused(app, seller, name, reason):
+    with pytest.raises(InvalidInput, match=reason) as raised:
+        products.check_product_fields({"product_name": name})
+    assert raised.value.field == "productName"
+    with pytest.raises(InvalidInput, match=reason):
+        products.create_product(seller.actor, {**VALID, "product_name": name})
+    assert db.session.scalar(select(Product.id)) is None
+
+
+@pytest.mark.parametrize("name", ["Café ☕", "Ünïcödé 日本語", "emoji 🥤🥤", "family 👨\u200d👩\u200d👧",
+                                  "red heart ❤\ufe0f", "می\u200cخواهم", "مشروب غازي", "שתייה", "Cola\u00a0Zero"])
+def test_names_in_any_script_with_emoji_and_joiners_are_kept(app, seller, name):
+    product = products.create_product(seller.actor, {**VALID, "product_name": name})
+    assert product.product_name == name
+
+
 def test_missing_field_and_unknown_field(app, seller):
     with pytest.raises(InvalidInput):
         products.create_product(seller.actor, {"product_name": "Cola", "cost": 5})

@@ -24,6 +24,21 @@ def test_date_range_defaults_to_the_last_30_days_and_is_bounded():
         reports.date_range(date(2025, 1, 1), TODAY, today=TODAY)
 
 
+@pytest.mark.parametrize("since, until, field", [
+    (None, date(9999, 12, 31), "until"), (None, date(1, 1, 1), "until"), (date(1, 1, 1), None, "since"),
+    (date(1969, 12, 31), date(1970, 1, 5), "since"), (date(9999, 12, 1), None, "since"),
+])
+def test_date_range_refuses_days_outside_what_the_app_stores(since, until, field):
+    with pytest.raises(InvalidInput, match="Choose a day from 1970-01-01 to 9998-12-31") as refused:
+        reports.date_range(since, until, today=TODAY)
+    assert refused.value.field == field
+
+
+def test_a_default_window_never_starts_before_the_first_day():
+    assert reports.date_range(None, date(1970, 1, 10), today=TODAY) == (date(1970, 1, 1), date(1970, 1, 10))
+    assert reports.date_range(None, date(9998, 12, 31), today=TODAY) == (date(9998, 12, 2), date(9998, 12, 31))
+
+
 def test_every_day_fills_the_days_without_sales():
     series = reports.every_day([DaySales(date(2026, 11, 29), 2, 3, 105)], date(2026, 11, 28), TODAY)
     assert [(d.day.day, d.orders, d.units, d.revenue) for d in series] == [(28, 0, 0, 0), (29, 2, 3, 105),

@@ -1,5 +1,8 @@
 """The web pages, driven through the Flask test client (CSRF is off in TestConfig)."""
 
+import re
+
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -319,6 +322,25 @@ def test_product_form_errors_next_to_fields(client, seller, web_login, db_snapsh
     restock = client.post("/seller/products/1/restock", data={"units": 0}, follow_redirects=True).get_data(
         as_text=True)
     assert "Add at least one unit" in restock
+    assert db_snapshot() == before
+
+
+@pytest.mark.parametrize("name, message", [
+    ("rtl \u202eloC", "Product name must not contain text-direction controls"),
+    ("Co\nla", "Product name must not contain control characters such as line breaks or tabs"),
+    ("\u200b", "Product name must not contain invisible characters such as zero-width spaces"),
+])
+def test_product_names_that_would_not_show_as_typed_are_refused_at_the_field(client, seller, web_login, db_snapshot,
+                                                                            name, message):
+    product = make_product(seller, product_name="Cola")
+    web_login(seller)
+    before = db_snapshot()
+    for path in ("/seller/products/new", f"/seller/products/{product.id}/edit"):
+        body = client.post(path, data={"product_name": name, "cost": "0.35", "amount_available": 1}
+                           ).get_data(as_text=True)
+        field = re.search(r'<input class="form-control is-invalid"[^>]*name="product_name"[^>]*>\s*'
+                          r'<div class="invalid-feedback[^"]*"[^>]*>([^<]*)</div>', body)
+        assert field and field.group(1) == message, (path, body[:2000])
     assert db_snapshot() == before
 
 

@@ -3,20 +3,21 @@
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from app.api.base import MAX_ID, PageQuerySchema, StrictBoolean, StrictInteger, StrictSchema
+from app.api.base import MAX_ID, Day, PageQuerySchema, StrictBoolean, StrictInteger, StrictSchema, Text
+from app.data.pages import MAX_CURSOR_LENGTH
 from app.services.coins import COINS
-from app.services.products import COST_MAX, NAME_MAX, STOCK_MAX
+from app.services.errors import InvalidInput
+from app.services.products import COST_MAX, NAME_MAX, STOCK_MAX, check_product_fields
 from app.services.users import PASSWORD_MAX, PASSWORD_MIN, USERNAME_PATTERN, USERNAME_RULE
 from app.services.vending import MAX_AMOUNT
 
 _username = validate.Regexp(USERNAME_PATTERN, error=f"Username must be {USERNAME_RULE}.")
 _password = validate.Length(min=PASSWORD_MIN, max=PASSWORD_MAX)
-_no_nul = validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL characters.")
 
 
 class RegisterSchema(StrictSchema):
     username = fields.String(required=True, validate=_username)
-    password = fields.String(required=True, load_only=True, validate=[_password, _no_nul])
+    password = Text(required=True, load_only=True, validate=_password)
     role = fields.String(load_default="buyer", validate=validate.OneOf(["buyer", "seller"]))
 
 
@@ -35,7 +36,7 @@ class UserQuerySchema(PageQuerySchema):
 class PasswordChangeSchema(StrictSchema):
     current_password = fields.String(required=True, load_only=True, data_key="currentPassword",
                                      validate=validate.Length(max=PASSWORD_MAX))
-    password = fields.String(required=True, load_only=True, validate=[_password, _no_nul])
+    password = Text(required=True, load_only=True, validate=_password)
 
 
 class CoinListSchema(ma.Schema):
@@ -83,8 +84,9 @@ class ProductSchema(ma.Schema):
 
 
 class ProductInputSchema(StrictSchema):
-    product_name = fields.String(required=True, data_key="productName",
-                                 validate=[validate.Length(min=1, max=NAME_MAX), _no_nul])
+    product_name = Text(required=True, data_key="productName", validate=validate.Length(min=1, max=NAME_MAX),
+                        metadata={"description": "Shown as typed: no control, text-direction or invisible characters "
+                                                 "(the joiners of emoji and scripts excepted)"})
     cost = StrictInteger(required=True, validate=[validate.Range(min=5, max=COST_MAX)],
                          metadata={"description": "Cents, a positive multiple of 5"})
     amount_available = StrictInteger(required=True, data_key="amountAvailable",
@@ -97,9 +99,13 @@ class ProductInputSchema(StrictSchema):
             raise ma.ValidationError("Cost must be a multiple of 5 cents.")
 
     @ma.validates("product_name")
-    def _not_blank(self, value, **_kwargs):
-        if not value.strip():
-            raise ma.ValidationError("Product name must not be blank.")
+    def _shown_as_typed(self, value, **_kwargs):
+        """The service's rule for names (app.services.products): not blank, no control, direction or
+        invisible characters."""
+        try:
+            check_product_fields({"product_name": value})
+        except InvalidInput as refused:
+            raise ma.ValidationError(refused.message) from None
 
 
 class ProductPatchSchema(ProductInputSchema):
@@ -110,7 +116,7 @@ class ProductQuerySchema(PageQuerySchema):
     # a query string is text: a lenient Integer, bounded so it always fits the database's integers
     seller_id = fields.Integer(data_key="sellerId", validate=validate.Range(min=1, max=MAX_ID))
     in_stock = fields.Boolean(data_key="inStock")
-    q = fields.String(validate=[validate.Length(max=NAME_MAX), _no_nul])
+    q = Text(validate=validate.Length(max=NAME_MAX))
 
 
 class DepositSchema(StrictSchema):
@@ -170,14 +176,14 @@ class OrderQuerySchema(StrictSchema):
     """An order list: newest first, followed with the cursor of the Link header (rel="next"); `page`
     numbers are served for the first 100 pages only, since each deeper one would cost more."""
 
-    cursor = fields.String(validate=validate.Length(min=1, max=200),
+    cursor = Text(validate=validate.Length(min=1, max=MAX_CURSOR_LENGTH),
                            metadata={"description": 'From the Link header (rel="next" or rel="prev")'})
     page = fields.Integer(load_default=1, validate=validate.Range(
         min=1, max=MAX_ORDER_PAGE,
         error=f"Pages past {MAX_ORDER_PAGE} are not served: follow the Link header's rel=\"next\" cursor instead."))
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    since = fields.Date(metadata={"description": "First UTC day (YYYY-MM-DD), inclusive"})
-    until = fields.Date(metadata={"description": "Last UTC day (YYYY-MM-DD), inclusive"})
+    since = Day(metadata={"description": "First UTC day (YYYY-MM-DD), inclusive"})
+    until = Day(metadata={"description": "Last UTC day (YYYY-MM-DD), inclusive"})
     seller_id = fields.Integer(data_key="sellerId", validate=validate.Range(min=1, max=MAX_ID))
     product_id = fields.Integer(data_key="productId", validate=validate.Range(min=1, max=MAX_ID))
     status = fields.String(validate=validate.OneOf(["paid", "refunded"]))

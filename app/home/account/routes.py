@@ -22,7 +22,7 @@ from app.home.auth import (
     web_login,
 )
 from app.home.common import paginate, show_error
-from app.home.forms import ActionForm
+from app.home.forms import ActionForm, SearchForm
 from app.limits import login_limit_per_address, login_limit_per_username, registration_limit
 from app.services import (
     devices,
@@ -37,9 +37,10 @@ from app.services.errors import ServiceError
 
 @bp.route("/")
 def catalogue():
-    q = request.args.get("q", "").strip()[: products.NAME_MAX]
-    page = paginate(products.catalogue(q=q or None))
-    return render_template("catalogue.html", page=page, q=q)
+    search = SearchForm(formdata=request.args)
+    q = search.text(products.NAME_MAX)
+    page = paginate(products.catalogue(q=q))
+    return render_template("catalogue.html", page=page, q=q or "", search=search)
 
 
 # ---------------------------------------------------------------- accounts

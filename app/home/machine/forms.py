@@ -8,6 +8,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Optional, ValidationError
 
+from app.home.forms import IdField
 from app.services.coins import is_coin
 
 
@@ -22,7 +23,7 @@ class DepositForm(FlaskForm):
 class BuyForm(FlaskForm):
     """One product tile's Buy button: the price the page showed goes along, so a changed price is refused."""
 
-    product_id = IntegerField("Product", validators=[InputRequired()])
+    product_id = IdField("Product", validators=[InputRequired()], message="No such product")
     expected_cost = IntegerField("Price shown", validators=[Optional()])
     amount = IntegerField("Amount", default=1, validators=[InputRequired("Enter how many to buy")])
     submit = SubmitField("Buy")

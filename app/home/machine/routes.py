@@ -22,7 +22,7 @@ from app.home.auth import (
 )
 from app.home.common import PAGE_SIZE, coins_text, filter_args, order_list, read_filters
 from app.home.filters import coin_label, money
-from app.home.forms import ActionForm, OrderFilterForm
+from app.home.forms import ActionForm, OrderFilterForm, SearchForm
 from app.home.machine.forms import BuyForm, DepositForm
 from app.services import (
     operator,
@@ -49,8 +49,9 @@ def live_update() -> bool:
 
 def machine_view() -> dict:
     """Where the buyer is on the machine page (tile search and page), carried through every form."""
-    q = (request.values.get("q") or "").strip()[: products.NAME_MAX]
-    return {"q": q or None, "page": max(request.values.get("page", 1, type=int) or 1, 1)}
+    search = SearchForm(formdata=request.values)
+    return {"q": search.text(products.NAME_MAX), "page": max(request.values.get("page", 1, type=int) or 1, 1),
+            "search": search}
 
 
 def machine_url() -> str:

@@ -6,9 +6,10 @@ from wtforms import (
     IntegerField,
     SubmitField,
 )
-from wtforms.validators import InputRequired
+from wtforms.validators import InputRequired, Optional
 
-from app.home.forms import CoinCountsForm
+from app.home.forms import CoinCountsForm, IdField
+from app.models.columns import MAX_BIG_ID
 from app.services.coins import COINS
 
 
@@ -22,6 +23,15 @@ class CollectForm(CoinCountsForm):
 
 class LowLevelsForm(CoinCountsForm):
     submit = SubmitField("Save warning levels")
+
+
+class HistoryForm(FlaskForm):
+    """Which page of the tubes' history: the rows older than the ledger row `before` (from the Older link)."""
+
+    class Meta:
+        csrf = False
+
+    before = IdField(validators=[Optional()], maximum=MAX_BIG_ID)
 
 
 class TubesForm(FlaskForm):

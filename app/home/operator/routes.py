@@ -27,8 +27,8 @@ from app.home.common import (
     show_error,
 )
 from app.home.filters import money
-from app.home.forms import ActionForm, OrderFilterForm
-from app.home.operator.forms import CollectForm, LowLevelsForm, RefillForm, TubesForm
+from app.home.forms import ActionForm, OrderFilterForm, SearchForm
+from app.home.operator.forms import CollectForm, HistoryForm, LowLevelsForm, RefillForm, TubesForm
 from app.services import (
     machine,
     operator,
@@ -52,7 +52,10 @@ def render_tubes(*, set_form=None, refill_form=None, collect_form=None, levels_f
     collect_form = collect_form or CollectForm(
         formdata=None, prefix="collect", data={f"c{coin}": initial_float for coin in COINS}
     )
-    before = request.args.get("before", type=int)
+    shown = HistoryForm(formdata=request.args)
+    before = shown.before.data if shown.validate() else None
+    if shown.errors:
+        flash("That page of the tubes' history does not exist: here is the newest.", "warning")
     operator_only = request.args.get("operator") == "1"
     history = operator.tube_history(actor(), before=before, size=PAGE_SIZE, operator_only=operator_only)
     total = sum(coin * count for coin, count in tubes.items())
@@ -127,7 +130,8 @@ def admin_tube_levels():
 @bp.route("/admin/users")
 @role_required("admin")
 def admin_users():
-    q = request.args.get("q", "").strip()[: operator.USER_QUERY_MAX]
+    search = SearchForm(formdata=request.args)
+    q = search.text(operator.USER_QUERY_MAX)
     role = request.args.get("role") or None
     try:
         page = paginate(operator.find_users(actor(), q=q or None, role=role))
@@ -135,7 +139,7 @@ def admin_users():
         flash(error.message, "danger")
         return redirect(url_for("home.admin_users"))
     rows = [{"user": u, "can_delete": u.id != actor().id} for u in page.items]
-    return render_template("admin/users.html", page=page, rows=rows, q=q, role=role)
+    return render_template("admin/users.html", page=page, rows=rows, q=q or "", role=role, search=search)
 
 
 @bp.route("/admin/users/<int:user_id>/delete", methods=["GET", "POST"])
