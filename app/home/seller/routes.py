@@ -13,7 +13,7 @@ from flask import (
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.extensions import csrf
-from app.home import bp
+from app.home import bp, resume
 from app.home.auth import (
     actor,
     role_required,
@@ -54,6 +54,7 @@ def seller_products():
 @role_required("seller")
 def product_create():
     form = ProductForm()
+    resume.restore(form, "home.product_create")
     if form.validate_on_submit():
         try:
             product = products.create_product(actor(), form.fields_dict())
@@ -72,6 +73,7 @@ def product_create():
 def product_edit(product_id: int):
     product = own_product(product_id)
     form = ProductForm(obj=product)
+    resume.restore(form, "home.product_edit", obj=product, product_id=product_id)
     if form.validate_on_submit():
         try:
             product = products.update_product(actor(), product_id, form.fields_dict())

@@ -22,7 +22,9 @@
     showResult();
     enhance();
     if (focused && document.activeElement !== document.getElementById(focused)) {
-      (document.getElementById(focused) || status).focus({ preventScroll: true });
+      // The button pressed may be gone or disabled now (a Buy that the deposit no longer covers): the status line.
+      const again = document.getElementById(focused);
+      (again && !again.disabled ? again : status).focus({ preventScroll: true });
     }
   };
 
@@ -39,7 +41,7 @@
     if (response.headers.get("X-Fragment") === "machine") {
       swap(await response.text());
     } else if (response.redirected) {
-      window.location.assign(response.url); // e.g. the session ended: the login page
+      window.location.assign(response.url); // a page the reply sends the buyer to: follow it
     } else {
       status.textContent = `That did not work (error ${response.status}): reload the page and try again.`;
     }
@@ -51,6 +53,27 @@
     event.preventDefault();
     const body = new FormData(form, event.submitter);
     queue = queue.then(() => send(form, body));
+  });
+
+  // A refund asks first: in place, the link (which without this script opens the confirmation page) gives way to
+  // its row's hidden confirmation form; "Keep it" brings the link back.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("[data-confirm]");
+    const cancel = event.target.closest("[data-cancel]");
+    if (link) {
+      const confirm = document.getElementById(link.dataset.confirm);
+      if (!confirm) return;
+      event.preventDefault();
+      link.hidden = true;
+      confirm.hidden = false;
+      confirm.querySelector("[type=submit]").focus();
+    } else if (cancel) {
+      const confirm = cancel.closest("form");
+      const opener = document.querySelector(`[data-confirm="${confirm.id}"]`);
+      confirm.hidden = true;
+      opener.hidden = false;
+      opener.focus();
+    }
   });
 
   const enhance = () => {
