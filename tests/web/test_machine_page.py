@@ -94,6 +94,40 @@ def test_a_refused_buy_says_how_much_more_next_to_the_buy_button_and_changes_not
     assert db_snapshot() == before
 
 
+def test_each_tile_says_what_its_button_does(client, buyer, seller, web_login, set_tubes):
+    gum = make_product(seller, product_name="Gum", cost=35)
+    crisps = make_product(seller, product_name="Crisps", cost=50)
+    cola = make_product(seller, product_name="Cola", cost=150)
+    tea = make_product(seller, product_name="Tea", cost=20, amount_available=0)
+    set_tubes({10: 5, 20: 5})  # no 5-cent coins: 50 - 35 = 15 cannot be given back
+    web_login(buyer)
+    body = client.post("/machine/deposit", data={"coin": 50}, follow_redirects=True).get_data(as_text=True)
+    expected = {
+        gum: ("exact_change", "Exact change only: insert exactly €0.35", True),
+        crisps: ("buy", "Buy", False),
+        cola: ("short", "Insert €1.00 more", True),
+        tea: ("sold_out", "Sold out", True),
+    }
+    for product, (state, text, disabled) in expected.items():
+        button = buy_button(body, product.id)
+        assert f"tile-{state}" in tile(body, product.id), product.product_name
+        assert button.endswith(f">{text}</button>"), button
+        assert (" disabled" in button) == disabled and ("btn-success" in button) == (not disabled), button
+    assert re.search(rf'id="amount-{tea.id}"[^>]*disabled', body, re.DOTALL)
+
+
+def test_a_buy_of_more_than_is_left_blames_the_quantity(client, buyer, seller, web_login, db_snapshot):
+    gum = make_product(seller, product_name="Gum", cost=5, amount_available=2)
+    web_login(buyer)
+    client.post("/machine/deposit", data={"coin": 50})
+    before = db_snapshot()
+    body = client.post("/machine/buy", data={"product_id": gum.id, "amount": 3, "expected_cost": 5}
+                       ).get_data(as_text=True)
+    mine = tile(body, gum.id)
+    assert "Only 2 of Gum left" in mine and "is-invalid" in mine and 'aria-invalid="true"' in mine
+    assert db_snapshot() == before
+
+
 def test_a_changed_price_is_refused_next_to_the_buy_button(client, buyer, seller, web_login, db_snapshot):
     product = make_product(seller, product_name="Cola", cost=40)
     web_login(buyer)
