@@ -192,6 +192,21 @@ def test_a_quantity_typed_on_the_machine_comes_back_at_its_tile(client, buyer, s
     assert "is-invalid" not in body  # given back, not judged
 
 
+def test_units_typed_to_restock_come_back_in_that_products_row(client, seller, web_login):
+    cola = make_product(seller, product_name="Cola", cost=35)
+    tea = make_product(seller, product_name="Tea", cost=50)
+    web_login(seller, follow=True)
+    end_sessions(client, seller)
+    client.post(f"/seller/products/{tea.id}/restock", data={"units": "24"},
+                headers={"Referer": "http://localhost/seller/products"})
+    log_in(client, seller, "/seller/products")
+    body = client.get("/seller/products").get_data(as_text=True)
+    rows = {name: re.search(rf'/seller/products/{product.id}/restock".*?name="units" value="(\d+)"', body,
+                            re.DOTALL).group(1) for name, product in (("Cola", cola), ("Tea", tea))}
+    assert rows == {"Cola": "10", "Tea": "24"}
+    assert db.session.get(Product, tea.id).amount_available == 10  # kept, not added
+
+
 def test_an_operators_counts_come_back_into_the_form_they_were_typed_in(client, admin, web_login):
     web_login(admin, follow=True)
     end_sessions(client, admin)

@@ -42,11 +42,17 @@ def own_product(product_id: int):
     return product
 
 
+def restock_units(product_id: int) -> str:
+    """The units typed into this product's Restock form when the session ended (app.home.resume), else 10."""
+    kept = resume.take("home.product_restock", product_id=product_id)
+    return kept.get("units", "10") if kept is not None else "10"
+
+
 @bp.route("/seller/products")
 @role_required("seller")
 def seller_products():
     page = paginate(products.catalogue(seller_id=actor().id))
-    rows = [{"product": p, "low": stock.is_low(p)} for p in page.items]
+    rows = [{"product": p, "low": stock.is_low(p), "units": restock_units(p.id)} for p in page.items]
     return render_template("seller/products.html", page=page, rows=rows, restock=RestockForm(), action=ActionForm())
 
 
