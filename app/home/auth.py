@@ -148,12 +148,17 @@ def safe_next(target: str | None, default: str = "home.catalogue") -> str:
     return url_for(default)
 
 
+def this_page() -> str:
+    """This request's path with its query string, if any."""
+    return request.full_path if request.query_string else request.path
+
+
 def return_page() -> str:
     """The page to come back to after logging in. For a page asked for, that page; for a form sent (POST, with
     or without the machine page's script), the page the form is on, which the browser names in Referer (sent for
     this site's own requests under our Referrer-Policy), or the form's own URL when it answers GET. Without
     either, the account's start page."""
-    here = request.full_path if request.query_string else request.path
+    here = this_page()
     if request.method == "GET":
         return safe_next(here, default="home.dashboard")
     referrer = urlsplit(request.referrer or "")

@@ -25,6 +25,7 @@ from app.home.auth import (
     login_link,
     role_required,
     safe_next,
+    this_page,
 )
 from app.home.common import PAGE_SIZE, coins_text, filter_args, order_list, read_filters
 from app.home.filters import coin_label, money
@@ -62,11 +63,6 @@ def machine_view() -> dict:
 def machine_url() -> str:
     view = machine_view()
     return url_for("home.machine_page", q=view["q"], page=view["page"] if view["page"] > 1 else None)
-
-
-def here() -> str:
-    """This page's path with its query (the page a refund comes back to)."""
-    return request.full_path if request.query_string else request.path
 
 
 def status(text: str, level: str, *, shown: bool = True) -> dict:
@@ -290,7 +286,7 @@ def buyer_orders():
     form = OrderFilterForm(formdata=request.args)
     history, _totals = order_list(read_filters(form), form)
     return render_template("orders.html", history=history, rows=order_rows(history.items), form=form,
-                           args=filter_args(form), here=here())
+                           args=filter_args(form), here=this_page())
 
 
 @bp.route("/orders/<int:order_id>")
@@ -299,5 +295,5 @@ def receipt(order_id: int):
     order = orders.get_order(actor(), order_id)
     offer = orders.refund_offer(order, actor().id, current_app.config["REFUND_WINDOW_SECONDS"])
     back = {"buyer": "home.buyer_orders", "seller": "home.seller_sales", "admin": "home.admin_orders"}
-    return render_template("receipt.html", order=order, offer=offer, here=here(),
+    return render_template("receipt.html", order=order, offer=offer, here=this_page(),
                            back=url_for(back[current_user.role]))
