@@ -105,7 +105,6 @@ def render_machine(*, status_line: dict | None = None, result: dict | None = Non
         "buy_error": buy_error,
         "amount_invalid": amount_invalid,
         "short_of_change": operator.exact_change_only(initial_float),
-        "action": ActionForm(),
     }
     if live_update():
         response = make_response(render_template("machine/live.html", **context))
