@@ -8,8 +8,6 @@
   if (!status) return;
   let queue = Promise.resolve();
 
-  const showResult = () => document.body.classList.toggle("has-result", Boolean(document.getElementById("result")));
-
   const swap = (html) => {
     const reply = new DOMParser().parseFromString(html, "text/html");
     const focused = document.activeElement && document.activeElement.id;
@@ -19,7 +17,6 @@
     }
     const said = reply.getElementById("machine-status");
     status.replaceChildren(...(said ? Array.from(said.childNodes, (node) => document.adoptNode(node)) : []));
-    showResult();
     enhance();
     if (focused && document.activeElement !== document.getElementById(focused)) {
       // The button pressed may be gone or disabled now (a Buy that the deposit no longer covers): the status line.
@@ -81,7 +78,6 @@
       close.hidden = false;
       close.addEventListener("click", () => {
         document.getElementById("result")?.remove();
-        showResult();
         status.focus({ preventScroll: true });
       });
     }
