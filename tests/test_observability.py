@@ -59,7 +59,7 @@ def test_money_counters_count_api_and_web_outcomes(client, buyer, seller, set_tu
     keyed = {**buyer.headers, "Idempotency-Key": "buy-1"}
     set_tubes({})  # no coins for change: 65 cannot be paid
     refused = client.post(f"{API}/buy", json={"productId": cola.id}, headers=keyed)
-    assert refused.status_code == 409 and "cannot give exact change" in refused.get_json()["message"]
+    assert refused.status_code == 409 and "cannot give €0.65 in change" in refused.get_json()["message"]
     assert client.post(f"{API}/buy", json={"productId": cola.id}, headers=keyed).headers["Idempotent-Replayed"]
     set_tubes({5: 20, 10: 20, 20: 20, 50: 20})
     assert client.post(f"{API}/buy", json={"productId": cola.id}, headers=buyer.headers).status_code == 200

@@ -1,4 +1,6 @@
-"""Jinja filters and globals for money and coins."""
+"""Jinja filters and globals for money, coins and times."""
+
+from datetime import UTC, datetime
 
 from app.home import bp
 from app.services.coins import COINS_DESC, euros
@@ -21,3 +23,9 @@ def coin_counts(coins: list[int] | dict[int, int]) -> list[tuple[int, int]]:
         for value in coins or []:
             counts[value] = counts.get(value, 0) + 1
     return [(c, counts[c]) for c in COINS_DESC if counts.get(c)]
+
+
+@bp.app_template_filter("datetime")
+def datetime_label(value: datetime) -> str:
+    """A moment as people read it: 2026-12-06 14:05 UTC."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

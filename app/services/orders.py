@@ -167,6 +167,11 @@ def get_order(actor: Actor, order_id: int) -> Order:
     return order
 
 
+def refundable_until(order: Order, window_seconds: int) -> datetime:
+    """The end of the order's refund window."""
+    return order.created_at + timedelta(seconds=window_seconds)
+
+
 def refund_refusal(order: Order, actor_id: int, window_seconds: int) -> str | None:
     """Why this order cannot be refunded by this buyer now, or None when it can."""
     if order.buyer_id != actor_id:
@@ -175,9 +180,25 @@ def refund_refusal(order: Order, actor_id: int, window_seconds: int) -> str | No
         return "This order has already been refunded"
     if not order.refundable:
         return "This product is not refundable"
-    if utcnow() - order.created_at > timedelta(seconds=window_seconds):
+    if utcnow() > refundable_until(order, window_seconds):
         return f"Refunds are possible for {window_seconds // 60} minutes after purchase only"
     return None
+
+
+@dataclass
+class RefundOffer:
+    """Whether the buyer may refund an order now, and until when: what an order list shows next to it."""
+
+    refusal: str | None
+    until: datetime
+
+    @property
+    def open(self) -> bool:
+        return self.refusal is None
+
+
+def refund_offer(order: Order, actor_id: int, window_seconds: int) -> RefundOffer:
+    return RefundOffer(refund_refusal(order, actor_id, window_seconds), refundable_until(order, window_seconds))
 
 
 @write_transaction
@@ -196,7 +217,10 @@ def refund(actor: Actor, order_id: int, *, window_seconds: int, initial_float: i
     tubes = lock_tubes(initial_float)
     payout = make_change(order.total_spent, tubes)
     if payout is None:
-        raise ChangeImpossible(f"pay {euros(order.total_spent)} back right now; ask the operator")
+        raise ChangeImpossible(
+            f"pay {euros(order.total_spent)} back right now, so nothing was refunded: "
+            "try again later or ask the operator"
+        )
     if product is not None:
         db.session.execute(
             update(PRODUCTS)

@@ -63,6 +63,15 @@ class PriceChanged(Conflict):
         self.cost = cost
 
 
+class NotEnoughStock(Conflict):
+    """Fewer units are left than the buyer asks for (none: sold out)."""
+
+    def __init__(self, product_name: str, available: int):
+        super().__init__(f"{product_name} is sold out" if available == 0
+                         else f"Only {available} of {product_name} left")
+        self.available = available
+
+
 class InsufficientDeposit(Conflict):
     """The coins inserted do not pay for the purchase; `missing` cents more would."""
 
@@ -153,7 +162,9 @@ def deposit(actor: Actor, coin: int, *, max_deposit: int) -> Escrow:
     row = _add_coin(actor.id, coin, max_deposit)
     if row is None:
         lock_buyer(actor)  # NotFound when the account is gone
-        raise Conflict(f"The machine holds at most {euros(max_deposit)} for one buyer; buy or reset first")
+        raise Conflict(
+            f"The machine holds at most {euros(max_deposit)} for one buyer; buy something or use coin return first"
+        )
     ledger.record(ledger.entry("coin_inserted", {coin: 1}, user_id=actor.id))
     return Escrow(row.deposit, escrow_of(row))
 
@@ -174,7 +185,7 @@ def sale_refusal(product, amount: int, paid_in: int, expected_cost: int | None =
     if expected_cost is not None and expected_cost != product.cost:
         return PriceChanged(product.product_name, product.cost)
     if product.amount_available < amount:
-        return Conflict(f"Only {product.amount_available} of {product.product_name} left")
+        return NotEnoughStock(product.product_name, product.amount_available)
     total = product.cost * amount
     if paid_in < total:
         return InsufficientDeposit(total, paid_in)
@@ -201,12 +212,13 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int,
     # Every buyer queues on the tube rows, so they are locked last and held for as little as possible:
     # the change is worked out from the counts read without a lock, and the tubes are written (and
     # locked) by the transaction's last statement, which finds out if those counts went stale.
-    change = _change(buyer.deposit - total, escrowed, tube_counts(initial_float, lock=False))
+    change = change_from(buyer.deposit - total, escrowed, tube_counts(initial_float, lock=False))
     if change is None:  # before refusing, make sure on counts no other buy can change meanwhile
-        change = _change(buyer.deposit - total, escrowed, lock_tubes(initial_float))
+        change = change_from(buyer.deposit - total, escrowed, lock_tubes(initial_float))
     if change is None:
         raise ChangeImpossible(
-            f"give exact change of {euros(buyer.deposit - total)}; insert exact money or a different coin mix, or reset"
+            f"give {euros(buyer.deposit - total)} in change right now, so nothing was bought: use coin return to get "
+            f"your coins back, then insert exactly {euros(total)}"
         )
     values = {
         "buyer_id": buyer.id, "buyer_username": buyer.username,
@@ -226,8 +238,9 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int,
     return Purchase(order, product, order.change, 0)
 
 
-def _change(amount: int, escrowed: dict[int, int], tubes: dict[int, int]) -> dict[int, int] | None:
-    """The fewest coins paying `amount` from the tubes and the coins the buyer inserted (which drop in)."""
+def change_from(amount: int, escrowed: dict[int, int], tubes: dict[int, int]) -> dict[int, int] | None:
+    """The fewest coins paying `amount` from the tubes and the coins the buyer inserted (which drop in first):
+    the change of a sale, or None when it cannot be paid. The machine page asks it too, to say so on a tile."""
     return make_change(amount, {coin: tubes[coin] + escrowed[coin] for coin in COINS})
 
 

@@ -52,7 +52,8 @@ def test_refused_when_change_cannot_be_paid_and_nothing_changes(client, buyer, s
     response = client.post("/api/v1/buy", json={"productId": product.id}, headers=buyer.headers)
 
     assert response.status_code == 409
-    assert "exact change" in response.json["message"]
+    assert response.json["message"] == ("The machine cannot give €0.65 in change right now, so nothing was bought: "
+                                        "use coin return to get your coins back, then insert exactly €0.35")
     assert db_snapshot() == before
 
 

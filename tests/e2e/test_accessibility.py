@@ -35,7 +35,7 @@ def pages_of(shop: dict) -> dict[str | None, list[str]]:
     product, order = shop["product"], shop["order"]
     return {
         None: ["/", "/?page=999", "/login", "/register", "/no-such-page"],
-        "bob": ["/machine", "/orders", f"/orders/{order}", "/sessions", "/admin/tubes"],
+        "bob": ["/machine", "/orders", f"/orders/{order}", f"/orders/{order}/refund", "/sessions", "/admin/tubes"],
         "sally": ["/seller/products", "/seller/products/new", f"/seller/products/{product}/edit",
                   f"/seller/products/{product}/image", f"/seller/products/{product}/delete", "/seller/sales",
                   f"/orders/{order}"],

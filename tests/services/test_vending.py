@@ -45,7 +45,7 @@ def test_a_purchase_for_an_account_deleted_meanwhile_is_refused(app, buyer, sell
 
 
 @pytest.mark.parametrize(("stock", "on_sale", "error", "message"), [
-    (0, True, Conflict, "Only 0 of Cola left"),
+    (0, True, Conflict, "Cola is sold out"),
     (3, False, NotFound, "No such product"),
 ])
 def test_a_refused_sale_says_why_and_changes_nothing(app, buyer, seller, stock, on_sale, error, message):

@@ -18,7 +18,12 @@ def tile(body: str, product_id: int) -> str:
     return body[start:end if end > 0 else None]
 
 
-def test_tiles_show_one_page_of_what_is_in_stock_dimmed_when_unaffordable(client, buyer, seller, web_login):
+def buy_button(body: str, product_id: int) -> str:
+    """The Buy button of one product's tile: its attributes and its text."""
+    return re.search(rf'<button [^>]*id="buy-{product_id}"[^>]*>([^<]*)</button>', body, re.DOTALL).group(0)
+
+
+def test_tiles_show_one_page_of_what_is_on_sale_dimmed_when_unaffordable(client, buyer, seller, web_login):
     for n in range(14):
         make_product(seller, product_name=f"Snack {n:02d}", cost=50 + 10 * n)
     make_product(seller, product_name="Sold out thing", amount_available=0)
@@ -29,10 +34,11 @@ def test_tiles_show_one_page_of_what_is_in_stock_dimmed_when_unaffordable(client
     assert "Snack 11" in body and "Snack 12" not in body and "Sold out thing" not in body
     first, fifth = (db.session.scalar(select(Product.id).where(Product.product_name == name))
                     for name in ("Snack 00", "Snack 04"))
-    assert "tile short" not in tile(body, first) and "You can buy this" in tile(body, first)
-    assert "tile short" in tile(body, fifth) and "Insert €0.40 more" in tile(body, fifth)
+    assert "tile-buy" in tile(body, first) and ">Buy</button>" in buy_button(body, first)
+    assert "tile-short" in tile(body, fifth) and ">Insert €0.40 more</button>" in buy_button(body, fifth)
     second = client.get("/machine?page=2").get_data(as_text=True)
     assert "Snack 12" in second and "Snack 13" in second and "Snack 00" not in second
+    assert "Sold out thing" in second  # sold out keeps its place, as in a real machine
     found = client.get("/machine?q=snack 13").get_data(as_text=True)
     assert found.count('class="card h-100 tile') == 1
     past = client.get("/machine?page=9").get_data(as_text=True)
@@ -82,7 +88,43 @@ def test_a_refused_buy_says_how_much_more_next_to_the_buy_button_and_changes_not
         mine = tile(response.get_data(as_text=True), product.id)
         assert response.status_code == 200
         assert 'id="buy-error-' in mine and "insert €1.40 more" in mine and "150 cents" not in mine
-        assert 'aria-describedby="buy-error-' in mine
+        # the cause is the deposit, not the quantity typed: the Buy button points at the reason, the field is fine
+        assert 'aria-describedby="buy-error-' in buy_button(mine, product.id)
+        assert "is-invalid" not in mine and "aria-invalid" not in mine
+    assert db_snapshot() == before
+
+
+def test_each_tile_says_what_its_button_does(client, buyer, seller, web_login, set_tubes):
+    gum = make_product(seller, product_name="Gum", cost=35)
+    crisps = make_product(seller, product_name="Crisps", cost=50)
+    cola = make_product(seller, product_name="Cola", cost=150)
+    tea = make_product(seller, product_name="Tea", cost=20, amount_available=0)
+    set_tubes({10: 5, 20: 5})  # no 5-cent coins: 50 - 35 = 15 cannot be given back
+    web_login(buyer)
+    body = client.post("/machine/deposit", data={"coin": 50}, follow_redirects=True).get_data(as_text=True)
+    expected = {
+        gum: ("exact_change", "Exact change only: insert exactly €0.35", True),
+        crisps: ("buy", "Buy", False),
+        cola: ("short", "Insert €1.00 more", True),
+        tea: ("sold_out", "Sold out", True),
+    }
+    for product, (state, text, disabled) in expected.items():
+        button = buy_button(body, product.id)
+        assert f"tile-{state}" in tile(body, product.id), product.product_name
+        assert button.endswith(f">{text}</button>"), button
+        assert (" disabled" in button) == disabled and ("btn-success" in button) == (not disabled), button
+    assert re.search(rf'id="amount-{tea.id}"[^>]*disabled', body, re.DOTALL)
+
+
+def test_a_buy_of_more_than_is_left_blames_the_quantity(client, buyer, seller, web_login, db_snapshot):
+    gum = make_product(seller, product_name="Gum", cost=5, amount_available=2)
+    web_login(buyer)
+    client.post("/machine/deposit", data={"coin": 50})
+    before = db_snapshot()
+    body = client.post("/machine/buy", data={"product_id": gum.id, "amount": 3, "expected_cost": 5}
+                       ).get_data(as_text=True)
+    mine = tile(body, gum.id)
+    assert "Only 2 of Gum left" in mine and "is-invalid" in mine and 'aria-invalid="true"' in mine
     assert db_snapshot() == before
 
 
@@ -110,19 +152,20 @@ def test_a_bad_amount_is_refused_at_its_tile(client, buyer, seller, web_login, d
     assert db_snapshot() == before
 
 
-def test_exact_change_only_banner(client, buyer, seller, web_login, set_tubes):
+def test_exact_change_only_warning_above_the_coins(client, buyer, seller, web_login, set_tubes):
     make_product(seller, product_name="Gum", cost=35)
     web_login(buyer)
     set_tubes({5: 0, 10: 5, 20: 5, 50: 5, 100: 5})
     body = client.get("/machine").get_data(as_text=True)
-    assert "Exact change only." in body and "cannot pay €0.05 in change" in body
+    assert "Exact change only." in body and "short of coins for change: insert exactly the price." in body
+    assert body.index('id="exact-change"') < body.index('id="coin-buttons"')  # seen before a coin goes in
     set_tubes({5: 5, 10: 5, 20: 5, 50: 5, 100: 5})
     assert "Exact change only." not in client.get("/machine").get_data(as_text=True)
 
 
 def test_coin_return_and_refund_in_euros_without_a_banner(client, buyer, seller, web_login, set_tubes):
     product = make_product(seller, product_name="Apple", cost=50, refundable=True)
-    set_tubes({50: 2})
+    set_tubes({5: 5, 10: 5, 20: 5, 50: 2})
     web_login(buyer)
     client.post("/machine/deposit", data={"coin": 50})
     client.post("/machine/buy", data={"product_id": product.id, "amount": 1})

@@ -83,8 +83,7 @@ def login():
             flash(f"Logged in as {result.user.username}.", "success")
             if result.message:
                 flash(result.message, "active-session")
-            target = form.next.data or url_for("home.dashboard")
-            return redirect(safe_next(target))
+            return redirect(safe_next(form.next.data, default="home.dashboard"))
     return render_template("auth/login.html", form=form)
 
 

@@ -3,6 +3,7 @@
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    HiddenField,
     IntegerField,
     SubmitField,
 )
@@ -27,3 +28,10 @@ class BuyForm(FlaskForm):
     expected_cost = IntegerField("Price shown", validators=[Optional()])
     amount = IntegerField("Amount", default=1, validators=[InputRequired("Enter how many to buy")])
     submit = SubmitField("Buy")
+
+
+class RefundForm(FlaskForm):
+    """The refund's confirmation; `next` is the page the buyer came from (a list, a receipt, the machine)."""
+
+    next = HiddenField()
+    submit = SubmitField("Refund")

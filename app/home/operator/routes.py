@@ -11,7 +11,7 @@ from flask import (
     url_for,
 )
 
-from app.home import bp
+from app.home import bp, resume
 from app.home.auth import (
     actor,
     role_required,
@@ -52,6 +52,9 @@ def render_tubes(*, set_form=None, refill_form=None, collect_form=None, levels_f
     collect_form = collect_form or CollectForm(
         formdata=None, prefix="collect", data={f"c{coin}": initial_float for coin in COINS}
     )
+    for form, endpoint in ((set_form, "home.admin_tubes"), (refill_form, "home.admin_refill"),
+                           (collect_form, "home.admin_collect"), (levels_form, "home.admin_tube_levels")):
+        resume.restore(form, endpoint)  # what the operator typed when their session ended, once
     shown = HistoryForm(formdata=request.args)
     before = shown.before.data if shown.validate() else None
     if shown.errors:

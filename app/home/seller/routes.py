@@ -13,7 +13,7 @@ from flask import (
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.extensions import csrf
-from app.home import bp
+from app.home import bp, resume
 from app.home.auth import (
     actor,
     role_required,
@@ -42,11 +42,17 @@ def own_product(product_id: int):
     return product
 
 
+def restock_units(product_id: int) -> str:
+    """The units typed into this product's Restock form when the session ended (app.home.resume), else 10."""
+    kept = resume.take("home.product_restock", product_id=product_id)
+    return kept.get("units", "10") if kept is not None else "10"
+
+
 @bp.route("/seller/products")
 @role_required("seller")
 def seller_products():
     page = paginate(products.catalogue(seller_id=actor().id))
-    rows = [{"product": p, "low": stock.is_low(p)} for p in page.items]
+    rows = [{"product": p, "low": stock.is_low(p), "units": restock_units(p.id)} for p in page.items]
     return render_template("seller/products.html", page=page, rows=rows, restock=RestockForm(), action=ActionForm())
 
 
@@ -54,6 +60,7 @@ def seller_products():
 @role_required("seller")
 def product_create():
     form = ProductForm()
+    resume.restore(form, "home.product_create")
     if form.validate_on_submit():
         try:
             product = products.create_product(actor(), form.fields_dict())
@@ -72,6 +79,7 @@ def product_create():
 def product_edit(product_id: int):
     product = own_product(product_id)
     form = ProductForm(obj=product)
+    resume.restore(form, "home.product_edit", obj=product, product_id=product_id)
     if form.validate_on_submit():
         try:
             product = products.update_product(actor(), product_id, form.fields_dict())

@@ -8,8 +8,6 @@
   if (!status) return;
   let queue = Promise.resolve();
 
-  const showResult = () => document.body.classList.toggle("has-result", Boolean(document.getElementById("result")));
-
   const swap = (html) => {
     const reply = new DOMParser().parseFromString(html, "text/html");
     const focused = document.activeElement && document.activeElement.id;
@@ -19,10 +17,11 @@
     }
     const said = reply.getElementById("machine-status");
     status.replaceChildren(...(said ? Array.from(said.childNodes, (node) => document.adoptNode(node)) : []));
-    showResult();
     enhance();
     if (focused && document.activeElement !== document.getElementById(focused)) {
-      (document.getElementById(focused) || status).focus({ preventScroll: true });
+      // The button pressed may be gone or disabled now (a Buy that the deposit no longer covers): the status line.
+      const again = document.getElementById(focused);
+      (again && !again.disabled ? again : status).focus({ preventScroll: true });
     }
   };
 
@@ -39,7 +38,7 @@
     if (response.headers.get("X-Fragment") === "machine") {
       swap(await response.text());
     } else if (response.redirected) {
-      window.location.assign(response.url); // e.g. the session ended: the login page
+      window.location.assign(response.url); // a page the reply sends the buyer to: follow it
     } else {
       status.textContent = `That did not work (error ${response.status}): reload the page and try again.`;
     }
@@ -53,12 +52,32 @@
     queue = queue.then(() => send(form, body));
   });
 
+  // A refund asks first: in place, the link (which without this script opens the confirmation page) gives way to
+  // its row's hidden confirmation form; "Keep it" brings the link back.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("[data-confirm]");
+    const cancel = event.target.closest("[data-cancel]");
+    if (link) {
+      const confirm = document.getElementById(link.dataset.confirm);
+      if (!confirm) return;
+      event.preventDefault();
+      link.hidden = true;
+      confirm.hidden = false;
+      confirm.querySelector("[type=submit]").focus();
+    } else if (cancel) {
+      const confirm = cancel.closest("form");
+      const opener = document.querySelector(`[data-confirm="${confirm.id}"]`);
+      confirm.hidden = true;
+      opener.hidden = false;
+      opener.focus();
+    }
+  });
+
   const enhance = () => {
     for (const close of document.querySelectorAll("[data-dismiss-result]")) {
       close.hidden = false;
       close.addEventListener("click", () => {
         document.getElementById("result")?.remove();
-        showResult();
         status.focus({ preventScroll: true });
       });
     }
