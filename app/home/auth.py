@@ -19,6 +19,8 @@ from app.services.errors import Unauthorized
 from app.services.policy import Actor
 
 TOKEN_KEY = "auth_token"
+# The browser's time zone for the pages' times (app.home.locale), set at login and registration.
+TIME_ZONE_KEY = "time_zone"
 
 
 @dataclass

@@ -28,7 +28,7 @@ def tubes() -> dict[int, int]:
 
 @pytest.fixture
 def shop(app):
-    """Two sellers, a buyer with 14 orders (one refunded), the 10¢ tube empty."""
+    """Two sellers, a buyer with 14 orders (one refunded), the 10c tube empty."""
     sally, olga = account("sally", "seller"), account("olga", "seller")
     account("operator", "admin")
     ids = stock_the_machine(sally, {"Cola": (35, 50), "Crisps": (65, 50)}, refundable=("Cola",),

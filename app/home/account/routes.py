@@ -23,6 +23,7 @@ from app.home.auth import (
 )
 from app.home.common import paginate, show_error
 from app.home.forms import ActionForm
+from app.home.locale import remember_time_zone
 from app.limits import login_limit_per_address, login_limit_per_username, registration_limit
 from app.services import (
     devices,
@@ -60,9 +61,11 @@ def register():
             # The password was just hashed: open the session directly instead of verifying it again.
             result = open_web_session(user.id)
             start_browser_session(result)
+            remember_time_zone(form.time_zone.data)
             flash(f"Welcome, {result.user.username}! Your {result.user.role} account is ready.", "success")
             return redirect(url_for("home.dashboard"))
-    return render_template("auth/register.html", form=form)
+    rules = {"min_score": users.MIN_PASSWORD_SCORE, "min_length": users.PASSWORD_MIN}
+    return render_template("auth/register.html", form=form, password_rules=rules)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -79,6 +82,7 @@ def login():
             form.password.errors = [*list(form.password.errors), error.message]
         else:
             start_browser_session(result)
+            remember_time_zone(form.time_zone.data)
             flash(f"Logged in as {result.user.username}.", "success")
             if result.message:
                 flash(result.message, "active-session")

@@ -9,7 +9,7 @@ from wtforms import (
 from wtforms.validators import InputRequired
 
 from app.home.forms import CoinCountsForm
-from app.services.coins import COINS
+from app.services.coins import COINS, coin_label
 
 
 class RefillForm(CoinCountsForm):
@@ -25,11 +25,11 @@ class LowLevelsForm(CoinCountsForm):
 
 
 class TubesForm(FlaskForm):
-    c5 = IntegerField("5¢", validators=[InputRequired()])
-    c10 = IntegerField("10¢", validators=[InputRequired()])
-    c20 = IntegerField("20¢", validators=[InputRequired()])
-    c50 = IntegerField("50¢", validators=[InputRequired()])
-    c100 = IntegerField("€1", validators=[InputRequired()])
+    c5 = IntegerField(coin_label(5), validators=[InputRequired()])
+    c10 = IntegerField(coin_label(10), validators=[InputRequired()])
+    c20 = IntegerField(coin_label(20), validators=[InputRequired()])
+    c50 = IntegerField(coin_label(50), validators=[InputRequired()])
+    c100 = IntegerField(coin_label(100), validators=[InputRequired()])
     submit = SubmitField("Set tubes")
 
     def counts(self) -> dict[int, int]:
