@@ -97,7 +97,9 @@ def open_web_session(user_id: int) -> sessions.LoginResult:
         user_id,
         kind="web",
         ttl_seconds=current_app.config["AUTH_TOKEN_TTL_SECONDS"],
+        idle_seconds=current_app.config["SESSION_IDLE_TIMEOUT_SECONDS"],
         user_agent=request.headers.get("User-Agent"),
+        client_address=request.remote_addr,
     )
 
 
@@ -107,7 +109,9 @@ def web_login(username: str, password: str) -> sessions.LoginResult:
         password,
         kind="web",
         ttl_seconds=current_app.config["AUTH_TOKEN_TTL_SECONDS"],
+        idle_seconds=current_app.config["SESSION_IDLE_TIMEOUT_SECONDS"],
         user_agent=request.headers.get("User-Agent"),
+        client_address=request.remote_addr,
     )
 
 

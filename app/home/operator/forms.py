@@ -6,7 +6,8 @@ from wtforms import (
     IntegerField,
     SubmitField,
 )
-from wtforms.validators import InputRequired
+from wtforms.validators import InputRequired, NumberRange, Optional
+from wtforms.widgets import HiddenInput
 
 from app.home.forms import CoinCountsForm
 from app.services.coins import COINS, coin_label
@@ -17,7 +18,11 @@ class RefillForm(CoinCountsForm):
 
 
 class CollectForm(CoinCountsForm):
-    submit = SubmitField("Collect into the cash box")
+    """The coins to keep in each tube. Sent without expected_cents it asks for the confirmation step, which shows
+    what would be taken and sends the same counts back with that amount."""
+
+    expected_cents = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(min=0)])
+    submit = SubmitField("Review the collection")
 
 
 class LowLevelsForm(CoinCountsForm):
