@@ -139,7 +139,8 @@ def upgrade_a_database_with_sessions(url: str) -> None:
             with db.engine.connect() as conn:
                 row = conn.execute(text("SELECT client_network, idle_until FROM auth_sessions")).one()
             assert row.client_network is None
-            idle_until = row.idle_until if isinstance(row.idle_until, datetime) else datetime.fromisoformat(row.idle_until)
+            idle_until = row.idle_until  # SQLite gives back the text it stored, without a zone
+            idle_until = idle_until if isinstance(idle_until, datetime) else datetime.fromisoformat(idle_until)
             assert idle_until.replace(tzinfo=idle_until.tzinfo or UTC) == expires
             actor, _ = sessions.authenticate("vm_before-the-upgrade")
             assert actor.id == 2
