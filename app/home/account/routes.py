@@ -167,8 +167,8 @@ def end_all_sessions():
     count = sessions.active_session_count(actor().id)
     return render_template(
         "confirm.html", form=form, title="Log out everywhere?",
-        text=f"This ends all {count} session{'s' if count != 1 else ''} of your account: this browser, your other "
-             "browsers and every API token. You will have to log in again everywhere.",
+        text=f"This ends {count} session{'s' if count != 1 else ''} of your account, this browser's, your other "
+             "browsers' and every API token, and you will have to log in again everywhere.",
         button="Log out everywhere", cancel=url_for("home.sessions_page"),
     )
 
