@@ -268,3 +268,18 @@ def test_an_idle_api_token_is_refused_with_401(client, app, buyer):
     response = client.get("/api/v1/users/me", headers=buyer.headers)
     assert response.status_code == 401 and response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
     assert response.json["message"] == "Your session ended after 2 hours without activity; please log in again"
+
+
+@pytest.mark.parametrize("app_config", [{"SESSION_IDLE_TIMEOUT_SECONDS": 600}])
+def test_the_idle_limit_is_the_configured_one_for_both_kinds_of_session(client, make_account):
+    ann = make_account("buyer", "ann", "ann-password")
+    client.post("/api/v1/auth/login", json={"username": "ann", "password": "ann-password"})
+    client.post("/login", data={"username": "ann", "password": "ann-password"})
+    db.session.rollback()
+    rows = db.session.scalars(select(AuthSession).where(AuthSession.user_id == ann.id,
+                                                        AuthSession.client_network.is_not(None))).all()
+    assert sorted(r.kind for r in rows) == ["api", "web"]
+    for row in rows:
+        assert row.idle_until - row.last_seen_at == timedelta(seconds=600) + sessions.LAST_SEEN_RESOLUTION
+    body = client.get("/sessions").get_data(as_text=True)
+    assert "Each one ends after 10 minutes without activity" in " ".join(body.split())
