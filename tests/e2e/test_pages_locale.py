@@ -132,7 +132,7 @@ def test_registration_shows_its_rules_and_zxcvbns_feedback(app, new_page, size, 
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_collecting_coins_shows_the_amount_and_asks_first(app, shop, new_page, screenshot, size):
+def test_collecting_coins_shows_the_amount_and_asks_first(app, shop, new_page, size):
     page = new_page(**SIZES[size])
     login(page, "operator", expect_path="/admin/tubes")
     collect, refill = page.locator("#collect-card"), page.locator("#refill-card")
@@ -155,7 +155,6 @@ def test_collecting_coins_shows_the_amount_and_asks_first(app, shop, new_page, s
     check_page(page, f"collection to confirm ({size})")
     db.session.rollback()
     assert {t.coin: t.count for t in db.session.scalars(select(CoinTube))} == before  # asked, nothing taken
-    screenshot(page, f"collect-confirm-{size}")
     page.get_by_role("button", name="Collect €19.20").click()
     expect(page.locator(".alert-success")).to_have_text(
         "Collected €19.20 into the cash box; the float stays in the tubes.")
