@@ -72,6 +72,8 @@ class Settings(BaseSettings):
         None, "a database URL such as postgresql+psycopg://user:password@host:5432/vending "
               "or sqlite:////srv/vending/vending.db (required in production)")
     AUTH_TOKEN_TTL_SECONDS: int = setting(12 * 3600, "a whole number of seconds above 0, e.g. 43200", gt=0)
+    SESSION_IDLE_TIMEOUT_SECONDS: int = setting(
+        2 * 3600, "a whole number of seconds, 60 or more, e.g. 7200 (activity is recorded once a minute)", ge=60)
     REFUND_WINDOW_SECONDS: int = setting(900, "a whole number of seconds, 0 or more, e.g. 900", ge=0)
     IDEMPOTENCY_TTL_SECONDS: int = setting(24 * 3600, "a whole number of seconds above 0, e.g. 86400", gt=0)
     INITIAL_FLOAT: int = setting(20, "a whole number of coins of each kind, 0 or more", ge=0)
@@ -164,6 +166,8 @@ class Config:
         # None means "SQLite in the instance folder", resolved by create_app.
         self.SQLALCHEMY_DATABASE_URI = settings.DATABASE_URL
         self.AUTH_TOKEN_TTL_SECONDS = settings.AUTH_TOKEN_TTL_SECONDS
+        # A session (browser or API token) ends after this long without a request (app.services.sessions).
+        self.SESSION_IDLE_TIMEOUT_SECONDS = settings.SESSION_IDLE_TIMEOUT_SECONDS
         self.REFUND_WINDOW_SECONDS = settings.REFUND_WINDOW_SECONDS
         self.IDEMPOTENCY_TTL_SECONDS = settings.IDEMPOTENCY_TTL_SECONDS
         self.INITIAL_FLOAT = settings.INITIAL_FLOAT

@@ -12,8 +12,9 @@ from app.data.cache import init_read_cache
 from app.data.engine import configure_engine, engine_options
 from app.errors import ErrorSchema, init_error_reporting, register_errorhandlers
 from app.extensions import api as openapi  # not `api`: the app.api package would take that name
-from app.extensions import bootstrap, csrf, db, login_manager, migrate
+from app.extensions import babel, bootstrap, csrf, db, login_manager, migrate
 from app.home.auth import BrowserSessionInterface
+from app.home.locale import select_locale, select_time_zone
 from app.limits import init_limiter
 from app.logs import RequestIds
 from app.metrics import init_metrics
@@ -71,6 +72,7 @@ def register_extensions(app: Flask) -> None:
     openapi.ERROR_SCHEMA = ErrorSchema  # the app's error shape in flask-smorest's 422 and default responses
     openapi.init_app(app)
     bootstrap.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_time_zone)
     init_limiter(app)
     init_read_cache(app)
     app.extensions["purger"] = Purger()

@@ -1,5 +1,6 @@
 """Flask extensions, created unbound and bound to an app in create_app. Third-party imports only."""
 
+from flask_babel import Babel
 from flask_bootstrap import Bootstrap5
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -30,6 +31,9 @@ api = Api()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 bootstrap = Bootstrap5()
+# Money and times in the reader's locale and zone: the pages' own filters (app/home/filters.py), not Babel's
+# Jinja filters and gettext (the pages are in English).
+babel = Babel(configure_jinja=False)
 # Storage, enabled flag and in-memory fallback come from RATELIMIT_* config (see app/limits.py).
 # No X-RateLimit-*/Retry-After on every reply: the limiter's Retry-After (its window's reset) would also overwrite
 # the short Retry-After of a 503, telling a client to wait a minute for a busy password check. A 429 sets its own.

@@ -133,7 +133,9 @@ def make_account(app):
         counter["n"] += 1
         username = username or f"{role}{counter['n']}"
         user = users.register(username, password, role, allow_admin=True)
-        login = sessions.open_session(user.id, kind="api", ttl_seconds=3600, user_agent="pytest")
+        login = sessions.open_session(user.id, kind="api", ttl_seconds=3600,
+                                      idle_seconds=app.config["SESSION_IDLE_TIMEOUT_SECONDS"],
+                                      user_agent="pytest", client_address=None)
         return Account(user.id, username, password, role, login.token, login.session_id)
 
     return make

@@ -29,6 +29,7 @@ def environment(monkeypatch):
 
 BAD = {
     "AUTH_TOKEN_TTL_SECONDS": ("12h", "whole number of seconds"),
+    "SESSION_IDLE_TIMEOUT_SECONDS": ("30", "60 or more"),  # shorter than the once-a-minute record of activity
     "LOGIN_RATE_LIMIT": ("ten a minute", "rate limit such as"),
     "REGISTER_RATE_LIMIT": ("20 a minute", "rate limit such as"),
     "SESSION_COOKIE_SECURE": ("ture", "boolean"),
@@ -139,6 +140,7 @@ def test_flask_config_prints_the_effective_settings_with_secrets_masked():
     assert "postgresql+psycopg://vending:***@db:5432/v" in lines["DATABASE_URL"]
     assert "7 per minute" in lines["LOGIN_RATE_LIMIT"] and "(environment)" in lines["LOGIN_RATE_LIMIT"]
     assert "43200" in lines["AUTH_TOKEN_TTL_SECONDS"] and "(default)" in lines["AUTH_TOKEN_TTL_SECONDS"]
+    assert "7200" in lines["SESSION_IDLE_TIMEOUT_SECONDS"] and "(default)" in lines["SESSION_IDLE_TIMEOUT_SECONDS"]
     assert "True" in lines["SESSION_COOKIE_SECURE"]  # production's default, as in effect
 
 

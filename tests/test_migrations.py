@@ -1,7 +1,7 @@
 """The committed Alembic migrations build exactly the schema the models describe, on every database."""
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -154,3 +154,46 @@ def test_ids_past_every_remembered_one_after_0006_and_no_row_lost_on_sqlite(tmp_
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+def upgrade_a_database_with_sessions(url: str) -> None:
+    """0007: sessions open at the upgrade keep their expiry as their idle deadline and no network."""
+    from app.services import sessions
+
+    app = create_app(config.TestConfig(), SQLALCHEMY_DATABASE_URI=url)
+    with app.app_context():
+        try:
+            upgrade(directory=MIGRATIONS, revision="0005")
+            now = datetime.now(UTC)
+            expires = now.replace(microsecond=0) + timedelta(hours=3)
+            with db.engine.begin() as conn:
+                conn.execute(text(SEED_AT_0002[0]), {"now": now})
+                conn.execute(text(
+                    "INSERT INTO auth_sessions (user_id, token_hash, kind, user_agent, created_at, last_seen_at, "
+                    "expires_at) VALUES (2, :digest, 'web', 'curl', :now, :now, :expires)"),
+                    {"digest": sessions.hash_token("vm_before-the-upgrade"), "now": now, "expires": expires})
+
+            upgrade(directory=MIGRATIONS)
+
+            with db.engine.connect() as conn:
+                row = conn.execute(text("SELECT client_network, idle_until FROM auth_sessions")).one()
+            assert row.client_network is None
+            idle_until = row.idle_until  # SQLite gives back the text it stored, without a zone
+            idle_until = idle_until if isinstance(idle_until, datetime) else datetime.fromisoformat(idle_until)
+            assert idle_until.replace(tzinfo=idle_until.tzinfo or UTC) == expires
+            actor, _ = sessions.authenticate("vm_before-the-upgrade")
+            assert actor.id == 2
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_sessions_open_at_the_upgrade_keep_working_on_sqlite(tmp_path):
+    upgrade_a_database_with_sessions(f"sqlite:///{tmp_path / 'with-sessions.db'}")
+
+
+@pytest.mark.skipif(not (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgresql"),
+                    reason="needs TEST_DATABASE_URL pointing at PostgreSQL")
+def test_sessions_open_at_the_upgrade_keep_working_on_postgresql():
+    with throwaway_database(os.environ["TEST_DATABASE_URL"], "vending_migrate") as url:
+        upgrade_a_database_with_sessions(url)

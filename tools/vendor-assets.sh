@@ -3,7 +3,8 @@
 #
 #   tools/vendor-assets.sh            # fetch every package below into its folder, with its licence
 #
-# The pages never load anything from a CDN: Chart.js is served by the app from app/static/vendor/, and
+# The pages never load anything from a CDN: Chart.js and zxcvbn (the registration page's password feedback,
+# 822 KB, loaded only when a password is typed there) are served by the app from app/static/vendor/, and
 # axe-core is injected into pages only by the browser tests (tests/e2e/vendor/). To move a package to a
 # new version, change its pin here, run the script, check the pages (make test) and commit the folder.
 # Needs npm (Node.js 20); nothing is installed: `npm pack` downloads each package's tarball only.
@@ -13,6 +14,7 @@ cd "$(dirname "$0")/.."
 # package@version  file-in-the-package  destination-folder
 VENDORED=(
   "chart.js@4.5.1 dist/chart.umd.min.js app/static/vendor/chart.js"
+  "zxcvbn@4.4.2 dist/zxcvbn.js app/static/vendor/zxcvbn"
   "axe-core@4.11.0 axe.min.js tests/e2e/vendor/axe-core"
 )
 

@@ -22,6 +22,8 @@ from app.services.policy import Actor
 TOKEN_KEY = "auth_token"
 # Set in the WSGI environ (this request only) when load_user finds the browser's session ended and says so.
 SESSION_ENDED_HERE = "vending.session_ended"
+# The browser's time zone for the pages' times (app.home.locale), set at login and registration.
+TIME_ZONE_KEY = "time_zone"
 
 
 @dataclass
@@ -103,7 +105,9 @@ def open_web_session(user_id: int) -> sessions.LoginResult:
         user_id,
         kind="web",
         ttl_seconds=current_app.config["AUTH_TOKEN_TTL_SECONDS"],
+        idle_seconds=current_app.config["SESSION_IDLE_TIMEOUT_SECONDS"],
         user_agent=request.headers.get("User-Agent"),
+        client_address=request.remote_addr,
     )
 
 
@@ -113,7 +117,9 @@ def web_login(username: str, password: str) -> sessions.LoginResult:
         password,
         kind="web",
         ttl_seconds=current_app.config["AUTH_TOKEN_TTL_SECONDS"],
+        idle_seconds=current_app.config["SESSION_IDLE_TIMEOUT_SECONDS"],
         user_agent=request.headers.get("User-Agent"),
+        client_address=request.remote_addr,
     )
 
 

@@ -17,7 +17,6 @@ from app.data import pages
 from app.home.auth import (
     actor,
 )
-from app.home.filters import coin_label
 from app.home.forms import (
     OrderFilterForm,
 )
@@ -26,7 +25,7 @@ from app.services import (
     orders,
     reports,
 )
-from app.services.coins import COINS
+from app.services.coins import COINS, coin_label
 from app.services.errors import ServiceError
 
 PAGE_SIZE = 12
@@ -58,7 +57,7 @@ def paginate(stmt, name: str = "page"):
 
 
 def coins_text(coins: list[int]) -> str:
-    """50¢, 5¢ (for messages; the pages draw the coins)."""
+    """50c, 5c (for messages; the pages draw the coins)."""
     return ", ".join(coin_label(coin) for coin in coins)
 
 

@@ -20,7 +20,7 @@ from wtforms.widgets import HiddenInput
 
 from app.models.columns import MAX_ID
 from app.services import reports
-from app.services.coins import COINS
+from app.services.coins import COINS, coin_label
 from app.services.errors import InvalidInput
 
 NUL_REFUSED = "Must not contain NUL characters"
@@ -88,11 +88,11 @@ class ActionForm(FlaskForm):
 class CoinCountsForm(FlaskForm):
     """A count for each coin kind, e.g. coins to add to the tubes or the float to leave in them."""
 
-    c5 = IntegerField("5¢", validators=[InputRequired()], default=0)
-    c10 = IntegerField("10¢", validators=[InputRequired()], default=0)
-    c20 = IntegerField("20¢", validators=[InputRequired()], default=0)
-    c50 = IntegerField("50¢", validators=[InputRequired()], default=0)
-    c100 = IntegerField("€1", validators=[InputRequired()], default=0)
+    c5 = IntegerField(coin_label(5), validators=[InputRequired()], default=0)
+    c10 = IntegerField(coin_label(10), validators=[InputRequired()], default=0)
+    c20 = IntegerField(coin_label(20), validators=[InputRequired()], default=0)
+    c50 = IntegerField(coin_label(50), validators=[InputRequired()], default=0)
+    c100 = IntegerField(coin_label(100), validators=[InputRequired()], default=0)
 
     def counts(self) -> dict[int, int]:
         return {coin: getattr(self, f"c{coin}").data for coin in COINS}

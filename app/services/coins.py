@@ -1,5 +1,9 @@
 """Coins as money: values, lists, euros, and change-making from limited tubes."""
 
+from decimal import Decimal
+
+from babel.numbers import format_currency
+
 from app.models.coins import COINS, COINS_DESC
 
 __all__ = ["COINS", "COINS_DESC"]  # the coin values themselves are written in app.models.coins
@@ -15,11 +19,25 @@ def is_coin(value: object) -> bool:
     return type(value) is int and value in COINS
 
 
+def in_euros(cents: int) -> Decimal:
+    """Cents as an exact amount of euros: 150 -> Decimal("1.50") (str() gives "1.50", as a CSV wants)."""
+    return Decimal(cents).scaleb(-2)
+
+
 def euros(cents: int | None) -> str:
-    """Money as people read it: 150 -> "€1.50". The API's numbers stay in cents."""
-    cents = cents or 0
-    sign = "-" if cents < 0 else ""
-    return f"{sign}€{abs(cents) // 100}.{abs(cents) % 100:02d}"
+    """Money in the services' messages: 150 -> "€1.50", 100000 -> "€1000.00".
+
+    The messages are English sentences shared by the API and the pages, so their amounts keep one neutral
+    form, CLDR's English one without grouping, whoever reads them: a client may match or log them, and an
+    amount in German inside an English sentence reads worse than this. What the pages draw themselves
+    (prices, deposits, totals, change) is in the reader's locale (the `money` filter of app.home.filters).
+    """
+    return format_currency(in_euros(cents or 0), "EUR", locale="en", group_separator=False)
+
+
+def coin_label(value: int) -> str:
+    """A coin's short label, as on the coin: "5c" ... "50c", "€1"."""
+    return "€1" if value == 100 else f"{value}c"
 
 
 def empty_coins() -> dict[int, int]:

@@ -16,7 +16,7 @@ from app.extensions import db
 from app.models import CoinTube, LedgerEntry, Product, User
 from app.services import ledger
 from app.services.audit import LEDGER_EFFECTS
-from app.services.coins import COINS, coins_value, make_change
+from app.services.coins import COINS, coins_value, euros, make_change
 from app.services.errors import Conflict, InvalidInput
 from app.services.machine import MAX_TUBE_COUNT, lock_tubes, move_coins
 from app.services.policy import Actor, require_role
@@ -124,18 +124,38 @@ def _check_counts(counts: dict[int, int], what: str) -> None:
             raise InvalidInput(f"{what} must be whole numbers from 0 to {MAX_TUBE_COUNT}", field=str(coin))
 
 
-@write_transaction
-def collect_coins(actor: Actor, keep: dict[int, int], *, initial_float: int) -> TubesChange:
-    """Empty the tubes into the cash box down to `keep` coins of each kind (the float change is paid from)."""
-    require_role(actor, "admin")
-    _check_counts(keep, "The float")
-    tubes = lock_tubes(initial_float)
+def _collection(tubes: dict[int, int], keep: dict[int, int]) -> TubesChange:
     taken = {coin: max(0, tubes[coin] - keep[coin]) for coin in COINS}
     if not any(taken.values()):
         raise Conflict("Nothing to collect: no tube holds more than the float")
+    return TubesChange(taken, {coin: tubes[coin] - taken[coin] for coin in COINS})
+
+
+def preview_collection(actor: Actor, keep: dict[int, int], *, initial_float: int) -> TubesChange:
+    """What collect_coins would take now, down to `keep` coins of each kind; nothing is locked or moved."""
+    require_role(actor, "admin")
+    _check_counts(keep, "The float")
+    return _collection(read_tubes(initial_float), keep)
+
+
+@write_transaction
+def collect_coins(actor: Actor, keep: dict[int, int], *, initial_float: int,
+                  expected_cents: int | None = None) -> TubesChange:
+    """Empty the tubes into the cash box down to `keep` coins of each kind (the float change is paid from).
+
+    `expected_cents` is the amount the operator confirmed (preview_collection): sales and refunds move the tubes
+    meanwhile, and a collection of any other amount is refused, nothing taken."""
+    require_role(actor, "admin")
+    _check_counts(keep, "The float")
+    tubes = lock_tubes(initial_float)
+    collection = _collection(tubes, keep)
+    taken = collection.coins
+    if expected_cents is not None and collection.cents != expected_cents:
+        raise Conflict(f"The tubes changed since the preview: collecting now takes {euros(collection.cents)}, "
+                       f"not {euros(expected_cents)}; nothing was collected. Check the amount and confirm again")
     move_coins({coin: -count for coin, count in taken.items()})
     ledger.record(ledger.entry("tubes_set", {coin: -count for coin, count in taken.items()}, user_id=actor.id))
-    return TubesChange(taken, {coin: tubes[coin] - taken[coin] for coin in COINS})
+    return collection
 
 
 @write_transaction

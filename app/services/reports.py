@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from app.models import Order
 from app.models.columns import FIRST_DAY, LAST_DAY
-from app.services.coins import euros
+from app.services.coins import in_euros
 from app.services.errors import InvalidInput
 from app.services.sales import DaySales
 
@@ -54,7 +54,8 @@ def every_day(by_day: Iterable[DaySales], since: date, until: date) -> list[DayS
 
 
 def _amount(cents: int) -> str:
-    return euros(cents).removeprefix("€").replace("-€", "-")
+    """1.50, -0.05: a plain number, whatever the reader's locale, so that a spreadsheet can add them up."""
+    return str(in_euros(cents))
 
 
 def _cell(value: object) -> str:

@@ -12,7 +12,7 @@ from app.services.sessions import ACTIVE_SESSION_MESSAGE
 from tests.api.conftest import API, assert_401, assert_error
 
 LOGIN_FIELDS = {"token", "tokenType", "expiresAt", "user", "activeSessions"}
-SESSION_FIELDS = {"id", "kind", "createdAt", "lastSeenAt", "userAgent", "current"}
+SESSION_FIELDS = {"id", "kind", "createdAt", "lastSeenAt", "userAgent", "clientNetwork", "current"}
 
 
 def login(client, username="ann", password="ann-password", **headers):
@@ -148,6 +148,8 @@ def test_sessions_lists_own_sessions_and_marks_the_current_one(client, ann, othe
     assert by_id[ann.session_id]["current"] is False and by_id[ann.session_id]["userAgent"] == "pytest"
     current = [s for s in response.json if s["current"]]
     assert len(current) == 1 and current[0]["userAgent"] == "curl/8" and current[0]["kind"] == "api"
+    assert current[0]["clientNetwork"] == "127.0.0.0/24"  # the test client's 127.0.0.1, its last part left out
+    assert by_id[ann.session_id]["clientNetwork"] is None  # opened by the fixture, with no address
     datetime.fromisoformat(current[0]["createdAt"])
     datetime.fromisoformat(current[0]["lastSeenAt"])
     assert other_buyer.session_id not in by_id

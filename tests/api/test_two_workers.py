@@ -113,7 +113,8 @@ def deposit(worker: Worker, who, *coins: int) -> None:
 
 def second_token(account) -> str:
     """Another session of the same account (opened before any copy is warmed)."""
-    return sessions.open_session(account.id, kind="api", ttl_seconds=3600, user_agent="second").token
+    return sessions.open_session(account.id, kind="api", ttl_seconds=3600, idle_seconds=3600,
+                                 user_agent="second", client_address=None).token
 
 
 # --- the catalogue --------------------------------------------------------------------------------

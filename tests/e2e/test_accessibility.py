@@ -35,7 +35,8 @@ def pages_of(shop: dict) -> dict[str | None, list[str]]:
     product, order = shop["product"], shop["order"]
     return {
         None: ["/", "/?page=999", "/login", "/register", "/no-such-page"],
-        "bob": ["/machine", "/orders", f"/orders/{order}", f"/orders/{order}/refund", "/sessions", "/admin/tubes"],
+        "bob": ["/machine", "/orders", f"/orders/{order}", f"/orders/{order}/refund", "/sessions", "/sessions/end-all",
+                "/admin/tubes"],
         "sally": ["/seller/products", "/seller/products/new", f"/seller/products/{product}/edit",
                   f"/seller/products/{product}/image", f"/seller/products/{product}/delete", "/seller/sales",
                   f"/orders/{order}"],
@@ -59,8 +60,8 @@ def test_every_page_passes_axe_and_fits(app, shop, new_page, size, viewport, sch
 def test_dark_mode_follows_the_system_and_the_toggle_is_remembered(app, shop, new_page, screenshot):
     page = new_page(color_scheme="dark")
     login(page, "bob", expect_path="/machine")
-    toggle = page.get_by_role("button", name="Dark mode")
-    expect(toggle).to_have_attribute("aria-pressed", "true")
+    toggle = page.get_by_role("switch", name="Dark mode")
+    expect(toggle).to_be_checked()
     page.locator("#coin-20").click()
     expect(page.locator("#deposit")).to_have_text("€0.70")
     screenshot(page, "dark-mode")
@@ -68,7 +69,7 @@ def test_dark_mode_follows_the_system_and_the_toggle_is_remembered(app, shop, ne
     expect(page.locator("html")).to_have_attribute("data-bs-theme", "light")
     page.reload()
     expect(page.locator("html")).to_have_attribute("data-bs-theme", "light")  # remembered
-    expect(page.get_by_role("button", name="Dark mode")).to_have_attribute("aria-pressed", "false")
+    expect(page.get_by_role("switch", name="Dark mode")).not_to_be_checked()
     check_page(page, "machine, light by choice")
 
 

@@ -28,7 +28,7 @@ def tubes() -> dict[int, int]:
 
 @pytest.fixture
 def shop(app):
-    """Two sellers, a buyer with 14 orders (one refunded), the 10¢ tube empty."""
+    """Two sellers, a buyer with 14 orders (one refunded), the 10c tube empty."""
     sally, olga = account("sally", "seller"), account("olga", "seller")
     account("operator", "admin")
     ids = stock_the_machine(sally, {"Cola": (35, 50), "Crisps": (65, 50)}, refundable=("Cola",),
@@ -61,7 +61,9 @@ def test_operator_refills_collects_and_reads_the_tube_history(app, shop, new_pag
     for coin in (5, 10, 20, 50):
         page.locator(f"#collect-c{coin}").fill("20")
     page.locator("#collect-c100").fill("0")
-    page.get_by_role("button", name="Collect into the cash box").click()
+    page.get_by_role("button", name="Review the collection").click()
+    expect(page.get_by_role("heading", name="into the cash box?")).to_be_visible()
+    page.get_by_role("button", name="Collect €").click()
     expect(page.locator(".alert-success")).to_contain_text("into the cash box; the float stays in the tubes.")
     after = tubes()
     assert after[100] == 0 and after[10] == 20 and after[5] == min(before[5] + 20, 20)

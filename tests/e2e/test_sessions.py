@@ -58,6 +58,8 @@ def test_second_login_warns_and_log_out_everywhere_signs_out_the_first(app, new_
     expect(second.locator("#sessions")).to_contain_text(re.compile(r"(Headless)?Chrome on Linux · this device"))
     check_page(second, "sessions")
     screenshot(second, "sessions")
+    second.get_by_role("link", name="Log out everywhere…").click()
+    expect(second.locator("main")).to_contain_text("This ends 2 sessions of your account")
     second.get_by_role("button", name="Log out everywhere").click()
     expect(second).to_have_url(re.compile(r"/login$"))
     expect(second.locator(".alert-info")).to_contain_text("Logged out everywhere: 2 sessions ended")

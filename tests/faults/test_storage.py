@@ -102,7 +102,8 @@ def full_disk_story(app, folder: str) -> None:
     with app.app_context():
         db.create_all()
         buyer = users.register("buyer", "correct-horse-1", "buyer")
-        token = sessions.open_session(buyer.id, kind="api", ttl_seconds=3600, user_agent=None).token
+        token = sessions.open_session(buyer.id, kind="api", ttl_seconds=3600, idle_seconds=3600,
+                                      user_agent=None, client_address=None).token
         db.session.remove()
     headers = {"Authorization": f"Bearer {token}"}
     assert client.post("/api/v1/deposit", json={"coin": 50}, headers=headers).status_code == 200

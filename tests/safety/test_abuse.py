@@ -223,7 +223,8 @@ class TestSharedBudgets:
 
     def test_password_changes_are_throttled_per_account_with_its_logins(self, client, make_account, db_snapshot):
         ann = make_account("buyer", "ann", "ann-password")
-        other_session = sessions.open_session(ann.id, kind="api", ttl_seconds=60, user_agent="x")
+        other_session = sessions.open_session(ann.id, kind="api", ttl_seconds=60, idle_seconds=3600,
+                                              user_agent="x", client_address=None)
         assert self.api_login(client, "ann", "wrong-password", address()).status_code == 401
         for _ in range(2):
             answer = client.patch(f"{API}/users/{ann.id}", headers=via(address(), **ann.headers),

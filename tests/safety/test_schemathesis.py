@@ -55,7 +55,8 @@ def fresh_token(role: str) -> str:
     user_id = db.session.scalar(select(User.id).where(User.username_key == username))
     if user_id is None:
         user_id = users.register(username, "correct-horse-1", role, allow_admin=True).id
-    return sessions.open_session(user_id, kind="api", ttl_seconds=3600, user_agent="schemathesis").token
+    return sessions.open_session(user_id, kind="api", ttl_seconds=3600, idle_seconds=3600,
+                                 user_agent="schemathesis", client_address=None).token
 
 
 def run_operation(operation, mode, role) -> None:

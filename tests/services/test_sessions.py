@@ -20,7 +20,8 @@ def ann(make_account):
 
 def login(**kwargs):
     return sessions.login("ann", "ann-password", kind=kwargs.pop("kind", "api"), ttl_seconds=60,
-                          user_agent=kwargs.pop("user_agent", None))
+                          idle_seconds=kwargs.pop("idle_seconds", 3600), user_agent=kwargs.pop("user_agent", None),
+                          client_address=kwargs.pop("client_address", None))
 
 
 def test_login_counts_other_sessions_and_warns(app, ann):
@@ -38,10 +39,12 @@ def test_first_login_has_no_message(app, ann):
 
 
 def test_login_is_case_insensitive_and_refuses_bad_credentials(app, ann):
-    assert sessions.login("ANN", "ann-password", kind="api", ttl_seconds=60, user_agent=None).user.id == ann.id
+    assert sessions.login("ANN", "ann-password", kind="api", ttl_seconds=60, idle_seconds=3600,
+                          user_agent=None, client_address=None).user.id == ann.id
     for username, password in (("ann", "nope-nope"), ("bob", "ann-password")):
         with pytest.raises(Unauthorized):
-            sessions.login(username, password, kind="api", ttl_seconds=60, user_agent=None)
+            sessions.login(username, password, kind="api", ttl_seconds=60, idle_seconds=3600,
+                           user_agent=None, client_address=None)
 
 
 def test_authenticate_gives_the_actor(app, ann):
@@ -123,10 +126,84 @@ def test_activity_is_recorded_at_most_once_a_minute(app, ann):
 
 def test_a_late_touch_does_not_overwrite_a_more_recent_one(app, ann):
     """Two workers that read the session before either touched it: only the first touch is written."""
-    result = sessions.login("ann", "ann-password", kind="api", ttl_seconds=3600, user_agent=None)
+    result = sessions.login("ann", "ann-password", kind="api", ttl_seconds=3600, idle_seconds=3600,
+                            user_agent=None, client_address=None)
     recent = datetime.now(UTC) + timedelta(seconds=50)  # another worker touched it "later"
     _set_last_seen(result.session_id, recent)
 
-    sessions._write_last_seen(result.session_id, datetime.now(UTC) + timedelta(seconds=90))
+    later = datetime.now(UTC) + timedelta(seconds=90)
+    sessions._write_last_seen(result.session_id, later, later + timedelta(hours=1))
 
     assert _last_seen(result.session_id) == recent
+
+
+# ---------------------------------------------------------------- idle sessions end on their own
+
+IDLE = timedelta(hours=2)
+
+
+def _age(session_id: int, by: timedelta) -> None:
+    """Move a session back in time by `by`, as if that long had passed without a request."""
+    row = db.session.get(AuthSession, session_id)
+    values = {name: getattr(row, name) - by for name in ("created_at", "last_seen_at", "idle_until")}
+    db.session.execute(update(AuthSession).where(AuthSession.id == session_id).values(**values),
+                       execution_options={"read_cache_neutral": True})
+    db.session.commit()
+
+
+def test_a_session_idle_past_the_limit_ends_and_stops_counting(app, ann):
+    idle = login(idle_seconds=int(IDLE.total_seconds()))
+    kept = login(idle_seconds=int(IDLE.total_seconds()))
+    _age(idle.session_id, IDLE + sessions.LAST_SEEN_RESOLUTION + timedelta(seconds=1))
+
+    with pytest.raises(Unauthorized, match="Your session ended after 2 hours without activity; please log in again"):
+        sessions.authenticate(idle.token)
+    assert not sessions.session_exists(idle.session_id)
+    assert {s.id for s in sessions.list_sessions(ann.actor)} == {ann.session_id, kept.session_id}
+    assert sessions.active_session_count(ann.id) == 2
+    assert sessions.purge_expired(datetime.now(UTC), batch=10) == 1
+    db.session.rollback()
+    assert db.session.get(AuthSession, idle.session_id) is None
+    assert sessions.authenticate(kept.token)[0].session_id == kept.session_id
+
+
+def test_a_session_used_within_the_limit_stays_however_long_it_lasts(app, ann):
+    """Requests 100 minutes apart, for five hours: each one moves the idle deadline on by two hours."""
+    result = login(idle_seconds=int(IDLE.total_seconds()))
+    db.session.execute(update(AuthSession).where(AuthSession.id == result.session_id)
+                       .values(expires_at=datetime.now(UTC) + timedelta(hours=12)))
+    db.session.commit()
+    for _ in range(3):
+        _age(result.session_id, timedelta(minutes=100))
+        assert sessions.authenticate(result.token)[0].session_id == result.session_id
+    row = db.session.get(AuthSession, result.session_id)
+    assert row.idle_until - row.last_seen_at == IDLE + sessions.LAST_SEEN_RESOLUTION
+
+
+def test_the_idle_limit_counts_from_the_last_request_even_when_it_was_not_recorded(app, ann):
+    """Activity is written at most once a minute: a request 59 s after the recorded one writes nothing, and the
+    session must still last the whole limit after that request."""
+    result = login(idle_seconds=int(IDLE.total_seconds()))
+    _age(result.session_id, timedelta(seconds=59))
+    sessions.authenticate(result.token)  # not recorded: within the minute
+    _age(result.session_id, IDLE - timedelta(seconds=1))  # idle since that request: 1 s short of the limit
+    assert sessions.authenticate(result.token)[0].session_id == result.session_id
+
+
+def test_a_session_keeps_its_clients_network_not_its_address(app, ann):
+    web = login(kind="web", client_address="203.0.113.77")
+    api = login(client_address="2001:db8:1:2::5")
+    listed = {s.id: s.client_network for s in sessions.list_sessions(ann.actor)}
+    assert listed[web.session_id] == "203.0.113.0/24" and listed[api.session_id] == "2001:db8:1::/48"
+    assert listed[ann.session_id] is None
+
+
+@pytest.mark.parametrize(("address", "network"), [
+    ("198.51.100.200", "198.51.100.0/24"),
+    ("::ffff:198.51.100.200", "198.51.100.0/24"),
+    ("2001:db8:abcd:12::1", "2001:db8:abcd::/48"),
+    ("127.0.0.1", "127.0.0.0/24"),
+    (None, None), ("", None), ("unix:/run/app.sock", None), ("999.1.1.1", None),
+])
+def test_client_network(address, network):
+    assert sessions.client_network(address) == network

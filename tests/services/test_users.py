@@ -67,7 +67,8 @@ def test_all_users_is_for_admins(app, buyer, seller, admin):
 
 def test_change_password_ends_the_other_sessions(app, make_account):
     ann = make_account("buyer", "ann", "old-password")
-    other = sessions.login("ann", "old-password", kind="web", ttl_seconds=60, user_agent=None)
+    other = sessions.login("ann", "old-password", kind="web", ttl_seconds=60, idle_seconds=3600,
+                           user_agent=None, client_address=None)
 
     ended = users.change_password(ann.actor, ann.id, "old-password", "new-password")
 
@@ -75,7 +76,8 @@ def test_change_password_ends_the_other_sessions(app, make_account):
     assert [s.id for s in db.session.scalars(select(AuthSession))] == [ann.session_id]
     with pytest.raises(Unauthorized):
         sessions.authenticate(other.token)
-    assert sessions.login("ann", "new-password", kind="api", ttl_seconds=60, user_agent=None).user.id == ann.id
+    assert sessions.login("ann", "new-password", kind="api", ttl_seconds=60, idle_seconds=3600,
+                          user_agent=None, client_address=None).user.id == ann.id
 
 
 def test_change_password_needs_the_current_one(app, make_account):

@@ -1,5 +1,6 @@
 import io
 
+import flask_babel
 import pytest
 from flask import g
 from PIL import Image
@@ -8,10 +9,12 @@ from PIL import Image
 @pytest.fixture(autouse=True)
 def _fresh_user_per_request(app):
     """The app fixture keeps one app context (and so one `g`) for the whole test; a real server
-    gets a new one per request. Drop Flask-Login's cached user so every request loads it again."""
+    gets a new one per request. Drop Flask-Login's cached user and Flask-Babel's locale and time zone so every
+    request chooses them again."""
 
     def forget_user() -> None:
         g.pop("_login_user", None)
+        flask_babel.refresh()
 
     app.before_request_funcs.setdefault(None, []).insert(0, forget_user)
 

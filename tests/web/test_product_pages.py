@@ -99,7 +99,12 @@ def test_operator_refills_collects_and_sees_the_history(client, admin, web_login
                                                     "refill-c50": 2, "refill-c100": 0},
                        follow_redirects=True).get_data(as_text=True)
     assert "Refilled the tubes with €2.00." in body
-    body = client.post("/admin/tubes/collect", data={f"collect-c{c}": 10 for c in (5, 10, 20, 50, 100)},
+    keep = {f"collect-c{c}": 10 for c in (5, 10, 20, 50, 100)}
+    unconfirmed = db_snapshot()
+    confirm = client.post("/admin/tubes/collect", data=keep).get_data(as_text=True)
+    assert "Collect €31.90 into the cash box?" in confirm and 'name="collect-expected_cents" value="3190"' in confirm
+    assert db_snapshot() == unconfirmed  # asked, nothing taken yet
+    body = client.post("/admin/tubes/collect", data={**keep, "collect-expected_cents": 3190},
                        follow_redirects=True).get_data(as_text=True)
     assert "Collected €31.90 into the cash box; the float stays in the tubes." in body
     db.session.rollback()

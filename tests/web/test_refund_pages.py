@@ -63,7 +63,7 @@ def test_a_refund_from_the_order_list_asks_first_and_comes_back_to_the_list(clie
     done = client.post(f"/orders/{apple_order.id}/refund", data={"next": "/orders?status=paid"})
     assert done.headers["Location"] == "/orders?status=paid"
     listed = client.get("/orders").get_data(as_text=True)
-    assert f"Order #{apple_order.id} refunded: €0.50 paid back (50¢)." in listed
+    assert f"Order #{apple_order.id} refunded: €0.50 paid back (50c)." in listed
     db.session.expire_all()
     assert db.session.get(Order, apple_order.id).status == "refunded"
     assert db.session.get(Product, apple_order.product_id).amount_available == 4
@@ -100,7 +100,7 @@ def test_a_refund_confirmed_in_place_answers_with_the_machines_live_parts(client
     response = client.post(f"/orders/{apple_order.id}/refund", data={"q": "app"}, headers=LIVE)
     body = response.get_data(as_text=True)
     assert response.headers["X-Fragment"] == "machine" and "Refund of Apple" in body
-    assert f"Order #{apple_order.id} refunded: €0.50 paid back (50¢)." in body
+    assert f"Order #{apple_order.id} refunded: €0.50 paid back (50c)." in body
 
 
 def test_a_refund_never_leads_to_another_site(client, buyer, web_login, apple_order):

@@ -29,7 +29,9 @@ class Login(MethodView):
             data["password"],
             kind="api",
             ttl_seconds=current_app.config["AUTH_TOKEN_TTL_SECONDS"],
+            idle_seconds=current_app.config["SESSION_IDLE_TIMEOUT_SECONDS"],
             user_agent=request.headers.get("User-Agent"),
+            client_address=request.remote_addr,
         )
         body = {
             "token": result.token,
@@ -77,6 +79,7 @@ class Sessions(MethodView):
                 "created_at": s.created_at,
                 "last_seen_at": s.last_seen_at,
                 "user_agent": s.user_agent,
+                "client_network": s.client_network,
                 "current": s.id == current,
             }
             for s in sessions.list_sessions(actor())

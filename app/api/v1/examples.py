@@ -26,8 +26,9 @@ LOGIN_RESULT = {
 REVOKED = {"revoked": 2}
 SESSIONS = [
     {"id": 12, "kind": "api", "createdAt": CREATED_AT, "lastSeenAt": BOUGHT_AT, "userAgent": "vending-app/1.4",
-     "current": True},
-    {"id": 9, "kind": "web", "createdAt": CREATED_AT, "lastSeenAt": UPDATED_AT, "userAgent": None, "current": False},
+     "clientNetwork": "203.0.113.0/24", "current": True},
+    {"id": 9, "kind": "web", "createdAt": CREATED_AT, "lastSeenAt": UPDATED_AT, "userAgent": None,
+     "clientNetwork": "2001:db8:1::/48", "current": False},
 ]
 
 # the catalogue

@@ -68,6 +68,9 @@ class SessionSchema(ma.Schema):
     created_at = fields.DateTime(data_key="createdAt")
     last_seen_at = fields.DateTime(data_key="lastSeenAt")
     user_agent = fields.String(data_key="userAgent", allow_none=True)
+    client_network = fields.String(data_key="clientNetwork", allow_none=True, metadata={
+        "description": "the network the session logged in from, its last part left out: 203.0.113.0/24 or "
+                       "2001:db8:1::/48"})
     current = fields.Boolean()
 
 

@@ -2,7 +2,10 @@
 
 
 
+from datetime import timedelta
+
 from flask import (
+    current_app,
     flash,
     redirect,
     render_template,
@@ -23,6 +26,7 @@ from app.home.auth import (
 )
 from app.home.common import paginate, show_error
 from app.home.forms import ActionForm, SearchForm
+from app.home.locale import remember_time_zone
 from app.limits import login_limit_per_address, login_limit_per_username, registration_limit
 from app.services import (
     devices,
@@ -61,9 +65,11 @@ def register():
             # The password was just hashed: open the session directly instead of verifying it again.
             result = open_web_session(user.id)
             start_browser_session(result)
+            remember_time_zone(form.time_zone.data)
             flash(f"Welcome, {result.user.username}! Your {result.user.role} account is ready.", "success")
             return redirect(url_for("home.dashboard"))
-    return render_template("auth/register.html", form=form)
+    rules = {"min_score": users.MIN_PASSWORD_SCORE, "min_length": users.PASSWORD_MIN}
+    return render_template("auth/register.html", form=form, password_rules=rules)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -80,6 +86,7 @@ def login():
             form.password.errors = [*list(form.password.errors), error.message]
         else:
             start_browser_session(result)
+            remember_time_zone(form.time_zone.data)
             flash(f"Logged in as {result.user.username}.", "success")
             if result.message:
                 flash(result.message, "active-session")
@@ -115,7 +122,12 @@ def sessions_page():
         {"row": s, "current": s.id == current, "device": devices.device_name(s.user_agent)}
         for s in sessions.list_sessions(actor())
     ]
-    return render_template("sessions.html", rows=rows, form=ActionForm())
+    config = current_app.config
+    return render_template(
+        "sessions.html", rows=rows, form=ActionForm(),
+        idle_text=sessions.spelled_duration(timedelta(seconds=config["SESSION_IDLE_TIMEOUT_SECONDS"])),
+        ttl_text=sessions.spelled_duration(timedelta(seconds=config["AUTH_TOKEN_TTL_SECONDS"])),
+    )
 
 
 @bp.route("/sessions/<int:session_id>/end", methods=["POST"])
@@ -141,15 +153,23 @@ def end_other_sessions():
     return redirect(url_for("home.sessions_page"))
 
 
-@bp.route("/sessions/end-all", methods=["POST"])
+@bp.route("/sessions/end-all", methods=["GET", "POST"])
 @login_required
 def end_all_sessions():
-    if ActionForm().validate_on_submit():
+    """Asks first (a page of its own, so it works without JavaScript), then ends every session."""
+    form = ActionForm()
+    if form.validate_on_submit():
         ended = sessions.end_all_sessions(actor().id)
         logout_user()
         forget_browser_session()
         flash(f"Logged out everywhere: {ended} session{'s' if ended != 1 else ''} ended, API tokens included.", "info")
         return redirect(url_for("home.login"))
-    return redirect(url_for("home.sessions_page"))
+    count = sessions.active_session_count(actor().id)
+    return render_template(
+        "confirm.html", form=form, title="Log out everywhere?",
+        text=f"This ends {count} session{'s' if count != 1 else ''} of your account, this browser's, your other "
+             "browsers' and every API token, and you will have to log in again everywhere.",
+        button="Log out everywhere", cancel=url_for("home.sessions_page"),
+    )
 
 

@@ -6,11 +6,12 @@ from wtforms import (
     IntegerField,
     SubmitField,
 )
-from wtforms.validators import InputRequired, Optional
+from wtforms.validators import InputRequired, NumberRange, Optional
+from wtforms.widgets import HiddenInput
 
 from app.home.forms import CoinCountsForm, IdField
 from app.models.columns import MAX_BIG_ID
-from app.services.coins import COINS
+from app.services.coins import COINS, coin_label
 
 
 class RefillForm(CoinCountsForm):
@@ -18,7 +19,11 @@ class RefillForm(CoinCountsForm):
 
 
 class CollectForm(CoinCountsForm):
-    submit = SubmitField("Collect into the cash box")
+    """The coins to keep in each tube. Sent without expected_cents it asks for the confirmation step, which shows
+    what would be taken and sends the same counts back with that amount."""
+
+    expected_cents = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(min=0)])
+    submit = SubmitField("Review the collection")
 
 
 class LowLevelsForm(CoinCountsForm):
@@ -35,11 +40,11 @@ class HistoryForm(FlaskForm):
 
 
 class TubesForm(FlaskForm):
-    c5 = IntegerField("5¢", validators=[InputRequired()])
-    c10 = IntegerField("10¢", validators=[InputRequired()])
-    c20 = IntegerField("20¢", validators=[InputRequired()])
-    c50 = IntegerField("50¢", validators=[InputRequired()])
-    c100 = IntegerField("€1", validators=[InputRequired()])
+    c5 = IntegerField(coin_label(5), validators=[InputRequired()])
+    c10 = IntegerField(coin_label(10), validators=[InputRequired()])
+    c20 = IntegerField(coin_label(20), validators=[InputRequired()])
+    c50 = IntegerField(coin_label(50), validators=[InputRequired()])
+    c100 = IntegerField(coin_label(100), validators=[InputRequired()])
     submit = SubmitField("Set tubes")
 
     def counts(self) -> dict[int, int]:

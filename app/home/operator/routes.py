@@ -36,7 +36,7 @@ from app.services import (
     users,
 )
 from app.services.coins import COINS
-from app.services.errors import ServiceError
+from app.services.errors import Conflict, ServiceError
 
 # ---------------------------------------------------------------- operator
 
@@ -63,9 +63,22 @@ def render_tubes(*, set_form=None, refill_form=None, collect_form=None, levels_f
     history = operator.tube_history(actor(), before=before, size=PAGE_SIZE, operator_only=operator_only)
     total = sum(coin * count for coin, count in tubes.items())
     return render_template("admin/tubes.html", form=set_form, refill=refill_form, collect=collect_form, tubes=tubes,
-                           states=states, levels=levels_form,
+                           states=states, levels=levels_form, collect_preview=collection_amount(collect_form),
                            total=total, history=history, operator_only=operator_only,
                            short_of_change=operator.exact_change_only(initial_float)), code
+
+
+def collection_amount(form: CollectForm) -> int | None:
+    """What the collect form's counts would take now (0: nothing), or None while they are not valid counts."""
+    if form.errors:
+        return None
+    try:
+        return operator.preview_collection(actor(), form.counts(), initial_float=current_app.config["INITIAL_FLOAT"]
+                                           ).cents
+    except Conflict:
+        return 0
+    except ServiceError:
+        return None
 
 
 @bp.route("/admin/tubes", methods=["GET", "POST"])
@@ -103,16 +116,27 @@ def admin_refill():
 @bp.route("/admin/tubes/collect", methods=["POST"])
 @role_required("admin")
 def admin_collect():
+    """Two steps, without JavaScript too: the counts to keep give a confirmation page with the amount they take;
+    confirmed, the coins are taken if that is still the amount (sales move the tubes meanwhile)."""
     form = CollectForm(prefix="collect")
-    if form.validate_on_submit():
+    if not form.validate_on_submit():
+        return render_tubes(collect_form=form)
+    initial_float = current_app.config["INITIAL_FLOAT"]
+    if form.expected_cents.data is not None:
         try:
-            done = operator.collect_coins(actor(), form.counts(), initial_float=current_app.config["INITIAL_FLOAT"])
+            done = operator.collect_coins(actor(), form.counts(), initial_float=initial_float,
+                                          expected_cents=form.expected_cents.data)
         except ServiceError as error:
-            show_error(error, form)
+            show_error(error, form)  # the tubes changed: the confirmation again, with what it takes now
         else:
             flash(f"Collected {money(done.cents)} into the cash box; the float stays in the tubes.", "success")
             return redirect(url_for("home.admin_tubes"))
-    return render_tubes(collect_form=form)
+    try:
+        preview = operator.preview_collection(actor(), form.counts(), initial_float=initial_float)
+    except ServiceError as error:
+        show_error(error, form)
+        return render_tubes(collect_form=form)
+    return render_template("admin/collect.html", form=form, preview=preview)
 
 
 @bp.route("/admin/tubes/levels", methods=["POST"])

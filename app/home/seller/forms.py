@@ -11,9 +11,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Optional, ValidationError
 
+from app.home.filters import money
 from app.home.forms import service_rule
 from app.services import prices, products, stock
-from app.services.coins import euros
+from app.services.coins import in_euros
 from app.services.errors import InvalidInput
 
 
@@ -31,7 +32,7 @@ class EuroField(StringField):
     def _value(self) -> str:
         if self.raw_data:
             return self.raw_data[0]
-        return "" if self.data is None else euros(self.data).removeprefix("€")
+        return "" if self.data is None else str(in_euros(self.data))
 
 
 class ProductForm(FlaskForm):
@@ -54,7 +55,7 @@ class ProductForm(FlaskForm):
             products.check_product_fields({"cost": field.data})
         except InvalidInput:
             raise ValidationError(
-                f"The price must be a multiple of 5 cents, from €0.05 to {euros(products.COST_MAX)}"
+                f"The price must be a multiple of 5 cents, from {money(5)} to {money(products.COST_MAX)}"
             ) from None
 
     def validate_amount_available(self, field):
