@@ -14,6 +14,7 @@ from wtforms.fields import DateField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
+from app.services import orders, reports
 from app.services.coins import COINS
 from app.services.errors import InvalidInput
 
@@ -57,4 +58,11 @@ class OrderFilterForm(FlaskForm):
     product = IntegerField("Product", validators=[Optional()], widget=HiddenInput())
     status = SelectField("Status", choices=[SelectChoice("", "any"), SelectChoice("paid", "paid"),
                                             SelectChoice("refunded", "refunded")], validators=[Optional()])
+    # One of the periods offered as links above the form (reports.PERIODS); it sets the dates.
+    period = SelectField("Period", choices=[SelectChoice("", "dates below"),
+                                            *(SelectChoice(key, label) for key, label in reports.PERIODS.items())],
+                         validators=[Optional()])
     submit = SubmitField("Show")
+
+    def validate_until(self, field):
+        service_rule(orders.check_range, self.since.data, field.data)

@@ -20,7 +20,7 @@ from app.home.auth import (
     actor,
     role_required,
 )
-from app.home.common import PAGE_SIZE, coins_text, filter_args, order_list, read_filters
+from app.home.common import PAGE_SIZE, coins_text, filter_view, order_list, read_filters
 from app.home.filters import coin_label, money
 from app.home.forms import ActionForm, OrderFilterForm
 from app.home.machine.forms import BuyForm, DepositForm
@@ -199,8 +199,8 @@ def refund(order_id: int):
 @role_required("buyer")
 def buyer_orders():
     form = OrderFilterForm(formdata=request.args)
-    history, _totals = order_list(read_filters(form), form)
-    return render_template("orders.html", history=history, form=form, args=filter_args(form))
+    history = order_list(read_filters(form), form)
+    return render_template("orders.html", history=history, form=form, **filter_view(form))
 
 
 @bp.route("/orders/<int:order_id>")
