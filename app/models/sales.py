@@ -25,12 +25,12 @@ class SalesPeriod(db.Model):
     __tablename__ = "sales_periods"
     __table_args__ = (
         CheckConstraint("span IN ('day', 'month')", name="span_valid"),
-        # A seller's products in a window (their per-product table): the key leads with the product.
+        # A seller's products in a window (their per-product table), which the key cannot find.
         Index("ix_sales_periods_seller_id_span_first_day", "seller_id", "span", "first_day"),
     )
 
-    # The key leads with the product: one product's rows, a seller's (product 0) and everyone's (0, 0)
-    # are each one range of it, by span and first day.
+    # The key leads with the product: one product's rows (its seller need not be known), a seller's
+    # (product 0) and everyone's (0, 0) are each one range of it, by span and first day.
     product_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seller_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     span: Mapped[str] = mapped_column(String(5), primary_key=True)

@@ -128,6 +128,7 @@ def order_totals(actor: Actor, filters: OrderFilters | None = None) -> Totals:
 
 
 def check_range(since: date | None, until: date | None) -> None:
+    """A range of UTC days ends on or after its first day (either may be open)."""
     if since is not None and until is not None and until < since:
         raise InvalidInput("The end date must not be before the start date", field="until")
 

@@ -197,9 +197,10 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int,
     escrowed = escrow_of(buyer)
     db.session.execute(TAKE_STOCK, {"product_id": product.id, "amount": amount, "now": now})
     _empty_escrow(buyer.id)
-    # Every buyer queues on the tube rows, so they are locked last and held for as little as possible:
+    # Every buyer queues on the tube rows, so they are locked late and held for as little as possible:
     # the change is worked out from the counts read without a lock, and the tubes are written (and
-    # locked) by the transaction's last statement but one, which finds out if those counts went stale.
+    # locked) by the statement that finds out if those counts went stale; only the shared sales rows
+    # come after them.
     change = _change(buyer.deposit - total, escrowed, tube_counts(initial_float, lock=False))
     if change is None:  # before refusing, make sure on counts no other buy can change meanwhile
         change = _change(buyer.deposit - total, escrowed, lock_tubes(initial_float))
