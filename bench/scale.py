@@ -74,8 +74,13 @@ LABELS = {
     "buyer_first": "GET /api/v1/orders as the heavy buyer, page 1",
     "buyer_cursor": "the same, a deep page by cursor",
     "web_machine": "web `/machine` for the heavy buyer",
-    "web_seller_sales": "web `/seller/sales` for the heavy seller",
-    "web_admin_orders": "web `/admin/orders`",
+    "web_buyer_orders": "web `/orders` (their order list) for the heavy buyer",
+    "web_seller_sales": "web `/seller/sales` for the heavy seller (it opens on the last 30 days)",
+    **{f"web_seller_sales_{period}": f"the same, `?period={period}`" for period in ("today", "month", "year", "all")},
+    "web_admin_orders": "web `/admin/orders` (it opens on the last 30 days)",
+    **{f"web_admin_orders_{period}": f"the same, `?period={period}`" for period in ("today", "month", "year", "all")},
+    "api_totals_admin": "GET /api/v1/orders/totals as admin, all time",
+    "api_totals_seller": "the same as the heavy seller",
     "catalogue_search": f"catalogue `GET /api/v1/products?q={SEARCH}`",
 }
 
@@ -166,13 +171,13 @@ def render(*, info: dict, timings: dict, depths: dict, audits: dict, seeding: di
         f"average (1, 5, 15 min) before: {', '.join(s['loadavg_before'])}; when the timing began: "
         f"{', '.join(s.get('loadavg_timing', ['?'] * 3))}; after: {', '.join(loadavg_after)}.", "",
         "| size | buyers | sellers | products | orders | the heavy buyer's orders | the heavy seller's sales | "
-        "ledger rows | sales_days rows |",
+        "ledger rows | sales_periods rows |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size, counts in s.get("counts", {}).items():
         out.append(f"| {size} | {counts['buyers']:,} | {counts['sellers']:,} | {counts['products']:,} | "
                    f"{counts['orders']:,} | {counts['heavy_buyer_orders']:,} | {counts['heavy_seller_sales']:,} | "
-                   f"{counts['ledger']:,} | {counts['sales_days']:,} |")
+                   f"{counts['ledger']:,} | {counts['sales_periods']:,} |")
     out += [
         "", f"## Requests (ms, median of {REQUESTS_TIMED} requests after one warm-up, one at a time, the two sizes "
         "in turn)", "",
@@ -269,7 +274,7 @@ def seed(conn, size: str, password_hash: str) -> dict:
     began = time.perf_counter()
     indexes = conn.execute(
         "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = 'public' "
-        "AND i.tablename IN ('orders', 'ledger_entries', 'sales_days') "
+        "AND i.tablename IN ('orders', 'ledger_entries', 'sales_periods') "
         "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)").fetchall()
     for name, _ in indexes:
         conn.execute(f'DROP INDEX "{name}"')
@@ -380,19 +385,36 @@ def seed(conn, size: str, password_hash: str) -> dict:
         cursor.executemany("INSERT INTO coin_tubes (coin, count) VALUES (%s, %s)", [(c, TUBES_AFTER) for c in COINS])
     times["tubes"] = time.perf_counter() - began
 
-    # In the order the buys would have created the rows (a day's first sale of a product), so a day's rows
-    # sit together in the table as they do on a live machine.
-    timed("sales_days", """
-        INSERT INTO sales_days (seller_id, product_id, day, orders, units, revenue,
-                                refunded_orders, refunded_units, refunded_revenue)
-        SELECT seller_id, product_id, (created_at AT TIME ZONE 'UTC')::date,
-               count(*) FILTER (WHERE status = 'paid'), coalesce(sum(amount) FILTER (WHERE status = 'paid'), 0),
-               coalesce(sum(total_spent) FILTER (WHERE status = 'paid'), 0),
-               count(*) FILTER (WHERE status = 'refunded'), coalesce(sum(amount) FILTER (WHERE status = 'refunded'), 0),
-               coalesce(sum(total_spent) FILTER (WHERE status = 'refunded'), 0)
+    # Every level of the aggregate (a product's, a seller's and everyone's days and months), from the products'
+    # days, inserted in the order the buys would have created the rows (a row is made by the first sale of its
+    # product, seller or anyone in its day or month, the six of a sale in the buy's order), so a day's rows sit
+    # together in the table as they do on a live machine.
+    counters = "orders, units, gross, refunded_orders, refunded_units, refunds"
+    sums = "min(first_order), " + ", ".join(f"sum({name})" for name in counters.split(", "))
+    month = "date_trunc('month', day)::date"
+    timed("sales_periods", """
+        CREATE TEMP TABLE scale_days AS
+        SELECT product_id, seller_id, (created_at AT TIME ZONE 'UTC')::date AS day, min(id) AS first_order,
+               count(*) AS orders, sum(amount) AS units, sum(total_spent) AS gross,
+               count(*) FILTER (WHERE status = 'refunded') AS refunded_orders,
+               coalesce(sum(amount) FILTER (WHERE status = 'refunded'), 0) AS refunded_units,
+               sum(refunded_amount) AS refunds
         FROM orders WHERE seller_id IS NOT NULL
-        GROUP BY seller_id, product_id, (created_at AT TIME ZONE 'UTC')::date
-        ORDER BY min(id)""")
+        GROUP BY seller_id, product_id, (created_at AT TIME ZONE 'UTC')::date""")
+    timed("sales_periods", f"""
+        INSERT INTO sales_periods (product_id, seller_id, span, first_day, {counters})
+        SELECT product_id, seller_id, span, first_day, {counters} FROM (
+            SELECT 1 AS level, product_id, seller_id, 'day' AS span, day AS first_day, first_order, {counters}
+            FROM scale_days
+            UNION ALL SELECT 2, product_id, seller_id, 'month', {month}, {sums} FROM scale_days
+            GROUP BY product_id, seller_id, {month}
+            UNION ALL SELECT 3, 0, seller_id, 'day', day, {sums} FROM scale_days GROUP BY seller_id, day
+            UNION ALL SELECT 4, 0, seller_id, 'month', {month}, {sums} FROM scale_days GROUP BY seller_id, {month}
+            UNION ALL SELECT 5, 0, 0, 'day', day, {sums} FROM scale_days GROUP BY day
+            UNION ALL SELECT 6, 0, 0, 'month', {month}, {sums} FROM scale_days GROUP BY {month}
+        ) AS levels(level, product_id, seller_id, span, first_day, first_order, {counters})
+        ORDER BY first_order, level""")
+    conn.execute("DROP TABLE scale_days")
     timed("stock", """
         UPDATE products p SET units_stocked = p.amount_available + sold.units, updated_at = %(at)s
         FROM (SELECT product_id, sum(amount) FILTER (WHERE status = 'paid') AS units
@@ -414,8 +436,8 @@ def seed(conn, size: str, password_hash: str) -> dict:
     times["vacuum analyze"] = time.perf_counter() - began
     times["total"] = sum(times.values())
 
-    counts = dict(zip(("ledger", "sales_days", "heavy_buyer_orders", "heavy_seller_sales"), conn.execute(
-        "SELECT (SELECT count(*) FROM ledger_entries), (SELECT count(*) FROM sales_days), "
+    counts = dict(zip(("ledger", "sales_periods", "heavy_buyer_orders", "heavy_seller_sales"), conn.execute(
+        "SELECT (SELECT count(*) FROM ledger_entries), (SELECT count(*) FROM sales_periods), "
         "(SELECT count(*) FROM orders WHERE buyer_id = %(b)s), (SELECT count(*) FROM orders WHERE seller_id = 2)",
         {"b": first_buyer}).fetchone(), strict=True))
     return {
@@ -517,9 +539,10 @@ def prepare(base: str, conn, seeded: dict) -> dict:
     pages are and check the numbered pages' cap. Returns the sessions, paths, depths and checks."""
     admin = Client(base, api_login(base, seeded["admin"]))
     buyer = Client(base, api_login(base, seeded["heavy_buyer"]))
+    seller = Client(base, api_login(base, seeded["heavy_seller"]))
     anonymous = Client(base)
     web = {f"web:{who}": web_login(base, seeded[who]) for who in ("heavy_buyer", "heavy_seller", "admin")}
-    sessions = {"admin": admin, "heavy_buyer": buyer, "anonymous": anonymous, **web}
+    sessions = {"admin": admin, "heavy_buyer": buyer, "heavy_seller": seller, "anonymous": anonymous, **web}
     depths: dict[str, str] = {}
     paths = {"admin_first": ("admin", "/api/v1/orders")}
 
@@ -555,8 +578,14 @@ def prepare(base: str, conn, seeded: dict) -> dict:
                               f"of the buyer's {heavy_orders:,} orders newer than the page")
 
     paths["web_machine"] = ("web:heavy_buyer", "/machine")
-    paths["web_seller_sales"] = ("web:heavy_seller", "/seller/sales")
-    paths["web_admin_orders"] = ("web:admin", "/admin/orders")
+    paths["web_buyer_orders"] = ("web:heavy_buyer", "/orders")
+    for page, who in (("seller_sales", "heavy_seller"), ("admin_orders", "admin")):
+        path = "/" + page.replace("_", "/", 1)
+        paths[f"web_{page}"] = (f"web:{who}", path)
+        for period in ("today", "month", "year", "all"):
+            paths[f"web_{page}_{period}"] = (f"web:{who}", f"{path}?period={period}")
+    paths["api_totals_admin"] = ("admin", "/api/v1/orders/totals")
+    paths["api_totals_seller"] = ("heavy_seller", "/api/v1/orders/totals")
     paths["catalogue_search"] = ("anonymous", f"/api/v1/products?q={SEARCH}")
     assert list(paths) == list(LABELS)
 

@@ -1,7 +1,7 @@
 """The committed Alembic migrations build exactly the schema the models describe, on every database."""
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -90,11 +90,14 @@ def upgrade_a_database_with_data(url: str) -> None:
 
             report = run_audit()
             assert report.clean, report.render()
-            assert report.checked["sales days"] == 1
+            assert report.checked["sales periods"] == 6  # the day and month of the product, the seller, everyone
             with db.engine.connect() as conn:
-                day = conn.execute(text("SELECT orders, units, revenue, refunded_orders, refunded_units, "
-                                        "refunded_revenue FROM sales_days")).one()
-                assert tuple(day) == (1, 2, 70, 1, 1, 35)
+                rows = conn.execute(text("SELECT product_id, seller_id, span, orders, units, gross, refunded_orders, "
+                                         "refunded_units, refunds FROM sales_periods")).all()
+                assert sorted(tuple(row) for row in rows) == [
+                    (0, 0, "day", 2, 3, 105, 1, 1, 35), (0, 0, "month", 2, 3, 105, 1, 1, 35),
+                    (0, 1, "day", 2, 3, 105, 1, 1, 35), (0, 1, "month", 2, 3, 105, 1, 1, 35),
+                    (1, 1, "day", 2, 3, 105, 1, 1, 35), (1, 1, "month", 2, 3, 105, 1, 1, 35)]
                 assert conn.execute(text("SELECT id FROM orders ORDER BY id")).scalars().all() == [1, 2]
                 if conn.dialect.name == "postgresql":
                     types = dict(conn.execute(text(
@@ -197,3 +200,76 @@ def test_sessions_open_at_the_upgrade_keep_working_on_sqlite(tmp_path):
 def test_sessions_open_at_the_upgrade_keep_working_on_postgresql():
     with throwaway_database(os.environ["TEST_DATABASE_URL"], "vending_migrate") as url:
         upgrade_a_database_with_sessions(url)
+
+
+# Two sellers' three products, sold on three days in two months, one order refunded; at revision 0005.
+ORDERS_AT_0005 = [
+    # id, seller, product, amount, unit cost, status, bought at
+    (1, 1, 1, 2, 35, "paid", "2026-10-31 23:59:00"),
+    (2, 1, 1, 1, 35, "refunded", "2026-11-01 00:00:01"),
+    (3, 1, 2, 3, 50, "paid", "2026-11-01 12:00:00"),
+    (4, 3, 3, 1, 25, "paid", "2026-11-01 13:00:00"),
+    (5, 3, 3, 4, 25, "paid", "2026-11-30 23:59:59"),
+]
+
+
+def upgrade_sales_to_periods(url: str) -> None:
+    from app.services import sales
+    from app.services.audit import run_audit
+
+    app = create_app(config.TestConfig(), SQLALCHEMY_DATABASE_URI=url)
+    with app.app_context():
+        try:
+            upgrade(directory=MIGRATIONS, revision="0005")
+            with db.engine.begin() as conn:
+                for id_, seller, product, amount, cost, status, at in ORDERS_AT_0005:
+                    total = amount * cost
+                    conn.execute(text(
+                        "INSERT INTO orders (id, buyer_id, seller_id, product_id, buyer_username, seller_username, "
+                        "product_name, unit_cost, amount, total_spent, paid_in, change, status, refunded_amount, "
+                        "refund_change, refundable, created_at, refunded_at) VALUES (:id, 2, :seller, :product, "
+                        "'bea', 'sam', 'Snack', :cost, :amount, :total, :total, '[]', :status, :refunded, "
+                        ":refund_change, true, :at, NULL)"),
+                        {"id": id_, "seller": seller, "product": product, "cost": cost, "amount": amount,
+                         "total": total, "status": status, "refunded": total if status == "refunded" else 0,
+                         "refund_change": f"[{total}]" if status == "refunded" else None,
+                         "at": datetime.fromisoformat(at).replace(tzinfo=UTC)})
+
+            upgrade(directory=MIGRATIONS)
+
+            with db.engine.connect() as conn:
+                assert "sales_days" not in inspect(conn).get_table_names()
+            figures = {
+                (seller, product, since): sales.totals(seller_id=seller, product_id=product, since=since,
+                                                       until=until)
+                for seller, product in ((None, None), (1, None), (3, None), (1, 1), (None, 3))
+                for since, until in ((None, None), (date(2026, 10, 31), date(2026, 10, 31)),
+                                     (date(2026, 11, 1), date(2026, 11, 30)))
+            }
+            assert figures[None, None, None] == sales.Totals(5, 11, 380, 35, 1)
+            assert figures[None, None, date(2026, 10, 31)] == sales.Totals(1, 2, 70, 0, 0)
+            assert figures[None, None, date(2026, 11, 1)] == sales.Totals(4, 9, 310, 35, 1)
+            assert figures[1, None, None] == sales.Totals(3, 6, 255, 35, 1)
+            assert figures[1, None, date(2026, 11, 1)] == sales.Totals(2, 4, 185, 35, 1)
+            assert figures[3, None, None] == figures[None, 3, None] == sales.Totals(2, 5, 125, 0, 0)
+            assert figures[3, None, date(2026, 10, 31)] == sales.NO_SALES
+            assert figures[1, 1, None] == sales.Totals(2, 3, 105, 35, 1)
+            assert figures[1, 1, date(2026, 11, 1)] == sales.Totals(1, 1, 35, 35, 1)
+            report = run_audit()  # these orders have no ledger rows: only the sales checks can pass
+            assert [breach for breach in report.breaches if "sales" in breach or "refund" in breach] == []
+            # days and months: of the products, 5 + 4; of the sellers, 4 + 3; of everyone, 3 + 2
+            assert report.checked["sales periods"] == 21
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_the_sales_aggregate_moves_to_periods_with_every_figure_on_sqlite(tmp_path):
+    upgrade_sales_to_periods(f"sqlite:///{tmp_path / 'sales.db'}")
+
+
+@pytest.mark.skipif(not (os.environ.get("TEST_DATABASE_URL") or "").startswith("postgresql"),
+                    reason="needs TEST_DATABASE_URL pointing at PostgreSQL")
+def test_the_sales_aggregate_moves_to_periods_with_every_figure_on_postgresql():
+    with throwaway_database(os.environ["TEST_DATABASE_URL"], "vending_migrate") as url:
+        upgrade_sales_to_periods(url)

@@ -3,7 +3,6 @@ filters, totals and CSV."""
 
 
 
-from dataclasses import replace
 from datetime import UTC, datetime
 
 from flask import (
@@ -61,10 +60,18 @@ def coins_text(coins: list[int]) -> str:
     return ", ".join(coin_label(coin) for coin in coins)
 
 
-def read_filters(form: OrderFilterForm, *, seller_by_name: bool = False) -> orders.OrderFilters | None:
-    """The order list's filters from the query string, or None (the errors are on the form's fields)."""
+def read_filters(form: OrderFilterForm, *, seller_by_name: bool = False,
+                 default_period: str | None = None) -> orders.OrderFilters | None:
+    """The order list's filters from the query string, or None (the errors are on the form's fields). A
+    period (reports.PERIODS) sets the dates, shown in the form; without a period or dates in the query (the
+    page as first opened), `default_period` does."""
     if not form.validate():
         return None
+    period = form.period.data or None
+    if period is None and "since" not in request.args and "until" not in request.args:
+        period = default_period
+    if period is not None:
+        form.since.data, form.until.data = reports.period_range(period, today=utc_today())
     seller_id = None
     if seller_by_name and form.seller.data:
         try:
@@ -76,41 +83,37 @@ def read_filters(form: OrderFilterForm, *, seller_by_name: bool = False) -> orde
                                product_id=form.product.data, status=form.status.data or None)
 
 
-def in_window(filters: orders.OrderFilters | None, form: OrderFilterForm, *, default_days: int):
-    """The filters with their date range filled in (the last `default_days` days unless asked otherwise), shown
-    on the form: totals come from the running aggregate over the range, so a page costs the same at any size of
-    history. None (the error on the form) for a range the reports refuse."""
+def utc_today():
+    """Today's UTC day: the periods and the sales aggregate count in UTC days."""
+    return datetime.now(UTC).date()
+
+
+def filter_view(form: OrderFilterForm) -> dict:
+    """What the filter form's template needs besides the form: the filters as query arguments, for the
+    Older/Newer, CSV and period links (the period by its name, else the dates shown), the period the dates
+    are (or None) and the periods offered."""
+    period = None if form.errors else reports.period_of(form.since.data, form.until.data, today=utc_today())
+    args = {}
+    if not form.errors:
+        args = {name: request.args.get(name) for name in ("seller", "product", "status")}
+        if period is not None:
+            args["period"] = period
+        else:
+            args.update({name: getattr(form, name).data.isoformat() for name in ("since", "until")
+                         if getattr(form, name).data})
+    return {"args": {name: value for name, value in args.items() if value}, "period": period,
+            "periods": reports.PERIODS}
+
+
+def order_list(filters: orders.OrderFilters | None, form: OrderFilterForm) -> pages.KeysetPage:
+    """A keyset page of the actor's orders (newest first); empty when the filters were refused."""
     if filters is None:
-        return None
+        return pages.KeysetPage([], None, None)
     try:
-        since, until = reports.date_range(filters.since, filters.until, today=datetime.now(UTC).date(),
-                                          default_days=default_days)
+        return orders.order_page(actor(), filters, cursor=request.args.get("cursor") or None, size=PAGE_SIZE)
     except ServiceError as error:
         show_error(error, form)
-        return None
-    form.since.data, form.until.data = since, until
-    return replace(filters, since=since, until=until)
-
-
-def filter_args(form: OrderFilterForm) -> dict:
-    """The filters as query arguments, for the Older/Newer and CSV links (with the date range shown)."""
-    args = {name: request.args.get(name) for name in ("seller", "product", "status")}
-    for name in ("since", "until"):
-        day = getattr(form, name).data
-        args[name] = day.isoformat() if day else None
-    return {name: value for name, value in args.items() if value} if not form.errors else {}
-
-
-def order_list(filters: orders.OrderFilters | None, form: OrderFilterForm):
-    """A keyset page of the actor's orders (newest first) and the totals of the filtered list."""
-    if filters is None:
-        return pages.KeysetPage([], None, None), None
-    try:
-        page = orders.order_page(actor(), filters, cursor=request.args.get("cursor") or None, size=PAGE_SIZE)
-        return page, orders.order_totals(actor(), filters)
-    except ServiceError as error:
-        show_error(error, form)
-        return pages.KeysetPage([], None, None), None
+        return pages.KeysetPage([], None, None)
 
 
 def csv_download(filters: orders.OrderFilters, name: str) -> Response:

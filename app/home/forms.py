@@ -19,7 +19,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
 from app.models.columns import MAX_ID
-from app.services import reports
+from app.services import orders, reports
 from app.services.coins import COINS, coin_label
 from app.services.errors import InvalidInput
 
@@ -110,4 +110,11 @@ class OrderFilterForm(FlaskForm):
     product = IdField("Product", validators=[Optional()], widget=HiddenInput(), message="No such product")
     status = SelectField("Status", choices=[SelectChoice("", "any"), SelectChoice("paid", "paid"),
                                             SelectChoice("refunded", "refunded")], validators=[Optional()])
+    # One of the periods offered as links above the form (reports.PERIODS); it sets the dates.
+    period = SelectField("Period", choices=[SelectChoice("", "dates below"),
+                                            *(SelectChoice(key, label) for key, label in reports.PERIODS.items())],
+                         validators=[Optional()])
     submit = SubmitField("Show")
+
+    def validate_until(self, field):
+        service_rule(orders.check_range, self.since.data, field.data)

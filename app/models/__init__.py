@@ -7,7 +7,7 @@ from app.models.ledger import LedgerEntry
 from app.models.machine import CoinTube
 from app.models.order import Order
 from app.models.product import Product
-from app.models.sales import SalesDay
+from app.models.sales import SalesPeriod
 from app.models.user import Role, User
 
 __all__ = [
@@ -19,6 +19,6 @@ __all__ = [
     "Order",
     "Product",
     "Role",
-    "SalesDay",
+    "SalesPeriod",
     "User",
 ]

@@ -7,11 +7,13 @@ seconds). A breach list is capped per check (BREACHES_SHOWN), with the number le
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import Date, Integer, and_, case, cast, func, literal, or_, select, text
+from sqlalchemy import Date, Integer, Select, and_, case, cast, func, literal, or_, select, text
 from sqlalchemy.sql import ColumnElement
 
 from app.extensions import db
-from app.models import CoinTube, LedgerEntry, Order, Product, SalesDay, User
+from app.models import CoinTube, LedgerEntry, Order, Product, SalesPeriod, User
+from app.models.sales import COUNTERS, EVERY
+from app.services import sales
 from app.services.coins import COINS
 
 # How each ledger kind moves coins: (sign on the tubes, sign on escrow).
@@ -187,6 +189,13 @@ def _check_orders(report: AuditReport) -> None:
     rows, more = _capped(select(refunded).where(refunded.c.refund != refunded.c.total_spent).order_by(refunded.c.id))
     report.add([f"order {r.id}: refunded {r.refund} of {r.total_spent}" for r in rows], more)
 
+    # A refund is of the whole order (the sales figures count on it): refunded_amount is all or nothing.
+    whole = case((orders.c.status == "refunded", orders.c.total_spent), else_=0)
+    rows, more = _capped(select(orders.c.id, orders.c.status, orders.c.total_spent, orders.c.refunded_amount)
+                         .where(orders.c.refunded_amount != whole).order_by(orders.c.id))
+    report.add([f"order {r.id} ({r.status}): refunded amount {r.refunded_amount} of {r.total_spent}" for r in rows],
+               more)
+
 
 def _sold_units():
     """Units sold and kept (paid orders) per product."""
@@ -225,50 +234,93 @@ def utc_day(column) -> ColumnElement:
     return func.date(column)
 
 
-_SALES_COUNTERS = ("orders", "units", "revenue", "refunded_orders", "refunded_units", "refunded_revenue")
+def month_of(column) -> ColumnElement:
+    """The first day of the month of a date column, in the database."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return cast(func.date_trunc("month", column), Date)
+    return func.date(column, "start of month")
 
 
 def _check_sales_aggregate(report: AuditReport) -> None:
-    """Every row of the running sales totals equals its orders, and no orders lack their row."""
+    """Every row of the running sales totals equals what it sums, and nothing it should sum lacks its row:
+    a product's days equal its orders; its months, a seller's days and everyone's days equal the rows
+    they add up (a seller's and everyone's months likewise), so every row equals its orders."""
+    periods = SalesPeriod.__table__
     orders = Order.__table__
-    days = SalesDay.__table__
-    report.checked["sales days"] = _count(SalesDay)
-    paid, refunded = orders.c.status == "paid", orders.c.status == "refunded"
+    report.checked["sales periods"] = _count(SalesPeriod)
+    p, s, span, first = periods.c.product_id, periods.c.seller_id, periods.c.span, periods.c.first_day
     day = utc_day(orders.c.created_at)
-    from_orders = (
-        select(
-            orders.c.seller_id, orders.c.product_id, day.label("day"),
-            func.sum(case((paid, 1), else_=0)).label("orders"),
-            func.sum(case((paid, orders.c.amount), else_=0)).label("units"),
-            func.sum(case((paid, orders.c.total_spent), else_=0)).label("revenue"),
-            func.sum(case((refunded, 1), else_=0)).label("refunded_orders"),
-            func.sum(case((refunded, orders.c.amount), else_=0)).label("refunded_units"),
-            func.sum(case((refunded, orders.c.total_spent), else_=0)).label("refunded_revenue"),
-        )
-        .where(orders.c.seller_id.is_not(None))
-        .group_by(orders.c.seller_id, orders.c.product_id, day)
-        .subquery("from_orders")
+    levels = (
+        # (their span, the rows checked, what they must equal, named as)
+        ("day", and_(span == "day", p != EVERY),
+         select(orders.c.product_id, orders.c.seller_id, day, *sales.order_sums(orders))
+         .where(orders.c.seller_id.is_not(None)).group_by(orders.c.product_id, orders.c.seller_id, day),
+         "the orders"),
+        ("month", and_(span == "month", p != EVERY),
+         _sums_of(periods, p, s, month_of(first), and_(span == "day", p != EVERY)), "the product's days"),
+        ("day", and_(span == "day", p == EVERY, s != EVERY),
+         _sums_of(periods, literal(EVERY), s, first, and_(span == "day", p != EVERY)), "the seller's products"),
+        ("month", and_(span == "month", p == EVERY, s != EVERY),
+         _sums_of(periods, literal(EVERY), s, month_of(first), and_(span == "day", p == EVERY, s != EVERY)),
+         "the seller's days"),
+        ("day", and_(span == "day", p == EVERY, s == EVERY),
+         _sums_of(periods, literal(EVERY), literal(EVERY), first, and_(span == "day", p == EVERY, s != EVERY)),
+         "the sellers' days"),
+        ("month", and_(span == "month", p == EVERY, s == EVERY),
+         _sums_of(periods, literal(EVERY), literal(EVERY), month_of(first), and_(span == "day", p == EVERY,
+                                                                                  s == EVERY)),
+         "everyone's days"),
     )
-    same_key = and_(days.c.seller_id == from_orders.c.seller_id, days.c.product_id == from_orders.c.product_id,
-                    days.c.day == from_orders.c.day)
-    differs = or_(*(func.coalesce(days.c[name], 0) != func.coalesce(from_orders.c[name], 0)
-                    for name in _SALES_COUNTERS))
-    key = (func.coalesce(days.c.seller_id, from_orders.c.seller_id).label("seller_id"),
-           func.coalesce(days.c.product_id, from_orders.c.product_id).label("product_id"),
-           func.coalesce(days.c.day, from_orders.c.day).label("day"))
+    for level_span, checked, source, named in levels:
+        _compare(report, periods, level_span, checked, source, named)
+    rows, more = _capped(select(p, s, span, first).where(s == EVERY, p != EVERY).order_by(p, first))
+    report.add([f"sales of product {r.product_id} on the {r.span} of {r.first_day} have no seller" for r in rows],
+               more)
+
+
+def _sums_of(periods, product_id, seller_id, first_day, rows) -> Select:
+    """The counters of `rows` of the aggregate added up per (product_id, seller_id, first_day)."""
+    return (select(product_id, seller_id, first_day, *(func.sum(periods.c[name]) for name in COUNTERS))
+            .where(rows).group_by(product_id, seller_id, first_day))
+
+
+def _compare(report: AuditReport, periods, span: str, checked, source: Select, named: str) -> None:
+    """Breaches where the aggregate's `checked` rows and `source` (product_id, seller_id, first_day and
+    COUNTERS, in that order) differ, a row missing on either side counting as zeros."""
+    real = source.subquery("real")
+    real_product, real_seller, real_first, *real_counters = real.c
+    kept = select(periods).where(checked).subquery("kept")
+    same_key = and_(kept.c.product_id == real_product, kept.c.seller_id == real_seller,
+                    kept.c.first_day == real_first)
+    differs = or_(*(func.coalesce(kept.c[name], 0) != func.coalesce(column, 0)
+                    for name, column in zip(COUNTERS, real_counters, strict=True)))
+    key = (func.coalesce(kept.c.product_id, real_product).label("product_id"),
+           func.coalesce(kept.c.seller_id, real_seller).label("seller_id"),
+           func.coalesce(kept.c.first_day, real_first).label("first_day"))
     rows, more = _capped(
         select(*key,
-               *(func.coalesce(days.c[n], 0).label(f"kept_{n}") for n in ("orders", "units", "revenue")),
-               *(func.coalesce(from_orders.c[n], 0).label(f"real_{n}") for n in ("orders", "units", "revenue")))
-        .select_from(days.join(from_orders, same_key, full=True))
+               *(func.coalesce(kept.c[name], 0).label(f"kept_{name}") for name in COUNTERS),
+               *(func.coalesce(column, 0).label(f"real_{name}") for name, column in zip(COUNTERS, real_counters,
+                                                                                        strict=True)))
+        .select_from(kept.join(real, same_key, full=True))
         .where(differs)
         .order_by(*key)
     )
     report.add([
-        f"sales of seller {r.seller_id}, product {r.product_id} on {r.day}: the running totals say "
-        f"{int(r.kept_orders)} orders, {int(r.kept_units)} units, {int(r.kept_revenue)} cents; the orders say "
-        f"{int(r.real_orders)}, {int(r.real_units)}, {int(r.real_revenue)}"
+        f"sales of {_whose(r.product_id, r.seller_id)} in the {span} of {r.first_day}: the running totals say "
+        f"{_figures(r, 'kept')}; {named} say {_figures(r, 'real')}"
         for r in rows
     ], more)
 
 
+def _whose(product_id: int, seller_id: int) -> str:
+    if seller_id == EVERY:
+        return "every seller"
+    return f"seller {seller_id}, " + ("every product" if product_id == EVERY else f"product {product_id}")
+
+
+def _figures(row, side: str) -> str:
+    orders, units, gross, refunded_orders, refunded_units, refunds = (
+        int(getattr(row, f"{side}_{name}")) for name in COUNTERS)
+    return (f"{orders} orders, {units} units, {gross} cents gross, {refunded_orders} refunded "
+            f"({refunded_units} units, {refunds} cents)")

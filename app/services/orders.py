@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import chain
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, select, update
 
 from app.data.pages import BadCursor, KeysetPage, encode_cursor, keyset
 from app.data.transactions import lock_one, write_transaction
@@ -17,10 +17,11 @@ from app.services.coins import coins_to_list, euros, make_change
 from app.services.errors import ChangeImpossible, Conflict, InvalidInput, NotFound
 from app.services.machine import lock_tubes, move_coins
 from app.services.policy import Actor, require_role
-from app.services.sales import Totals as SalesTotals
+from app.services.sales import Totals
 from app.services.vending import lock_buyer
 
 PRODUCTS = Product.__table__
+ORDERS = Order.__table__
 
 
 @dataclass
@@ -29,7 +30,7 @@ class Refund:
     change: list[int]
 
 
-STATUSES = ("paid", "refunded")
+STATUSES = sales.STATUSES
 EXPORT_BATCH = 1000
 
 
@@ -46,8 +47,11 @@ class OrderFilters:
 
 @dataclass
 class SalesSummary:
-    totals: SalesTotals
-    by_day: list[sales.DaySales]
+    """A seller's sales over a range: its figures, per day or per month (`span`), and per product."""
+
+    totals: Totals
+    span: str
+    series: list[sales.PeriodSales]
     by_product: list[sales.ProductSales]
 
 
@@ -117,41 +121,51 @@ def _later_batches(actor: Actor, filters: OrderFilters | None, cursor: str | Non
         cursor = page.next_cursor
 
 
-def order_totals(actor: Actor, filters: OrderFilters | None = None) -> SalesTotals:
-    """How many orders, units and cents the list holds. Sellers and the operator read the running
-    aggregate (the same cost at any size of history); a buyer's own history is summed directly."""
+def order_totals(actor: Actor, filters: OrderFilters | None = None) -> Totals:
+    """The figures of the orders the list holds (sales.Totals). Sellers and the operator read the running
+    aggregate (a few rows for any range, at any size of history); a buyer's own history is summed directly."""
     filters = filters or OrderFilters()
+    listed = visible_orders(actor, filters)  # the same validation as the list's
     if actor.role == "buyer":
-        stmt = visible_orders(actor, filters).order_by(None).with_only_columns(
-            func.count(Order.id), func.coalesce(func.sum(Order.amount), 0),
-            func.coalesce(func.sum(Order.total_spent), 0),
-        )
-        count, units, revenue = db.session.execute(stmt).one()
-        return SalesTotals(int(count), int(units), int(revenue))
-    visible_orders(actor, filters)  # the same validation as the list's
+        return Totals.from_counters(db.session.execute(
+            listed.order_by(None).with_only_columns(*sales.order_sums(ORDERS))).one())
     seller_id = actor.id if actor.role == "seller" else filters.seller_id
     if actor.role == "seller" and filters.seller_id not in (None, actor.id):
-        return SalesTotals(0, 0, 0)
+        return sales.NO_SALES
     return sales.totals(seller_id=seller_id, product_id=filters.product_id, since=filters.since,
                         until=filters.until, status=filters.status)
 
 
-def sales_totals(actor: Actor) -> SalesTotals:
-    """A seller's sales that stand (paid, not refunded): how many orders, units and cents."""
-    require_role(actor, "seller")
-    return sales.totals(seller_id=actor.id, status="paid")
-
-
-def sales_summary(actor: Actor, *, since: date, until: date) -> SalesSummary:
-    """A seller's paid sales between two UTC days (inclusive): totals, per day and per product."""
-    require_role(actor, "seller")
-    reports.check_day(since, "since")
-    reports.check_day(until, "until")
-    if until < since:
+def check_range(since: date | None, until: date | None) -> None:
+    """A range of UTC days ends on or after its first day (either may be open)."""
+    if since is not None and until is not None and until < since:
         raise InvalidInput("The end date must not be before the start date", field="until")
-    by_day = sales.by_day(seller_id=actor.id, since=since, until=until)
-    totals = SalesTotals(*(sum(getattr(day, name) for day in by_day) for name in ("orders", "units", "revenue")))
-    return SalesSummary(totals, by_day, sales.by_product(seller_id=actor.id, since=since, until=until))
+
+
+# A chart of more days than this shows months.
+MAX_DAYS_CHARTED = 92
+
+
+def sales_summary(actor: Actor, filters: OrderFilters, *, today: date) -> SalesSummary:
+    """A seller's sales (their list's filters: range, product, status): the figures, the chart's series and
+    the per-product table. The chart shows every day of a range of up to MAX_DAYS_CHARTED days, else every
+    month from the first sale (or `since`) to today (or `until`)."""
+    require_role(actor, "seller")
+    check_range(filters.since, filters.until)
+    seller, product = actor.id, filters.product_id
+    totals = order_totals(actor, filters)
+    by_product = sales.by_product(seller_id=seller, product_id=product, since=filters.since, until=filters.until,
+                                  status=filters.status)
+    first, last = filters.since, filters.until or max(today, filters.since or today)
+    if first is None or (last - first).days >= MAX_DAYS_CHARTED:
+        began = sales.first_month(seller_id=seller, product_id=product)
+        if began is None:
+            return SalesSummary(totals, "month", [], by_product)
+        first, last = max(first or began, began), min(last, today)
+    span = "day" if (last - first).days < MAX_DAYS_CHARTED else "month"
+    series = [] if last < first else sales.series(seller_id=seller, product_id=product, since=first, until=last,
+                                                  span=span, status=filters.status)
+    return SalesSummary(totals, span, series, by_product)
 
 
 def can_see(actor: Actor, order: Order) -> bool:
@@ -232,8 +246,6 @@ def refund(actor: Actor, order_id: int, *, window_seconds: int, initial_float: i
     order.refunded_at = utcnow()
     order.refunded_amount = order.total_spent
     order.refund_change = coins_to_list(payout)
-    sales.record(seller_id=order.seller_id, product_id=order.product_id, at=order.created_at, orders=-1,
-                 units=-order.amount, revenue=-order.total_spent, refunded_orders=1, refunded_units=order.amount,
-                 refunded_revenue=order.total_spent)
+    sales.record_refund(order)  # after the tubes, as in the buy (app.services.vending)
     ledger.record(ledger.entry("refund_paid", payout, user_id=buyer.id, order_id=order.id))
     return Refund(order, order.refund_change)

@@ -1,5 +1,5 @@
-"""Reports on the web pages: the date range of a sales chart, its series with every day in it, and orders
-as CSV rows (money in euros, as on the pages; the JSON API keeps cents)."""
+"""Reports on the web pages: the periods a sales page offers, and orders as CSV rows (money in euros, as on
+the pages; the JSON API keeps cents)."""
 
 import csv
 import io
@@ -8,15 +8,15 @@ from datetime import date, timedelta
 
 from app.models import Order
 from app.models.columns import FIRST_DAY, LAST_DAY
+from app.services import sales
 from app.services.coins import in_euros
 from app.services.errors import InvalidInput
-from app.services.sales import DaySales
 
-MAX_DAYS = 366
-DEFAULT_DAYS = 30  # a seller's sales page
-OPERATOR_DEFAULT_DAYS = 7  # the operator's orders: every seller's sales, so a shorter window by default
+# The periods offered on the order and sales pages, in UTC days: key -> label.
+PERIODS = {"today": "Today", "month": "This month", "30d": "Last 30 days", "year": "This year", "all": "All time"}
+DEFAULT_PERIOD = "30d"  # the seller's sales and the operator's orders open on it
 CSV_COLUMNS = ("order", "created_at_utc", "buyer", "seller", "product_id", "product", "unit_price_eur", "units",
-               "total_eur", "paid_in_eur", "change_eur", "status", "refunded_at_utc")
+               "total_eur", "paid_in_eur", "change_eur", "status", "refunded_at_utc", "refunded_eur", "net_eur")
 # A cell a spreadsheet would run as a formula (CSV injection): such a value is written with a leading quote.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -31,26 +31,21 @@ def check_day(day: date, field: str | None = None) -> None:
         raise InvalidInput(DAY_RULE, field=field)
 
 
-def date_range(since: date | None, until: date | None, *, today: date,
-               default_days: int = DEFAULT_DAYS) -> tuple[date, date]:
-    """The range asked for, or the last `default_days` days up to today; at most MAX_DAYS days long."""
-    for day, field in ((since, "since"), (until, "until")):
-        if day is not None:
-            check_day(day, field)
-    until = until or today
-    since = since or max(until - timedelta(days=default_days - 1), FIRST_DAY)
-    if until < since:
-        raise InvalidInput("The end date must not be before the start date", field="until")
-    if (until - since).days + 1 > MAX_DAYS:
-        raise InvalidInput(f"Choose a range of at most {MAX_DAYS} days", field="since")
-    return since, until
+def period_range(period: str, *, today: date) -> tuple[date | None, date | None]:
+    """The first and last UTC day of a period of PERIODS (None: open)."""
+    first = {
+        "today": today,
+        "month": today.replace(day=1),
+        "30d": today - timedelta(days=29),
+        "year": today.replace(month=1, day=1),
+        "all": None,
+    }[period]
+    return first, None if period == "all" else today
 
 
-def every_day(by_day: Iterable[DaySales], since: date, until: date) -> list[DaySales]:
-    """The days of the range in order, a day without sales as zeros (a chart's x axis has no gaps)."""
-    known = {row.day: row for row in by_day}
-    days = (since + timedelta(days=n) for n in range((until - since).days + 1))
-    return [known.get(day) or DaySales(day, 0, 0, 0) for day in days]
+def period_of(since: date | None, until: date | None, *, today: date) -> str | None:
+    """The period of PERIODS that the range is, or None."""
+    return next((key for key in PERIODS if period_range(key, today=today) == (since, until)), None)
 
 
 def _amount(cents: int) -> str:
@@ -76,9 +71,11 @@ def csv_lines(orders: Iterable[Order]) -> Iterator[str]:
 
     yield line(CSV_COLUMNS)
     for o in orders:
+        figures = sales.of_order(o)
         yield line((
             o.id, o.created_at.strftime("%Y-%m-%d %H:%M:%S"), o.buyer_username, o.seller_username, o.product_id,
-            o.product_name, _amount(o.unit_cost), o.amount, _amount(o.total_spent), _amount(o.paid_in),
+            o.product_name, _amount(o.unit_cost), o.amount, _amount(figures.gross), _amount(o.paid_in),
             _amount(sum(o.change or [])), o.status,
             o.refunded_at.strftime("%Y-%m-%d %H:%M:%S") if o.refunded_at else "",
+            _amount(figures.refunds), _amount(figures.net),
         ))

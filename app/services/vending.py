@@ -3,7 +3,7 @@
 A buyer's inserted coins are held in escrow on their user row, counted per kind, until a sale drops
 them into the tubes or the coin return gives exactly them back. Every statement here is SQLAlchemy
 Core, run through the request's session inside one write transaction (app.data.transactions); the
-locks are taken in the order buyer, product, tubes.
+locks are taken in the order buyer, product, tubes, sales rows.
 """
 
 from collections import namedtuple
@@ -208,10 +208,10 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int,
     escrowed = escrow_of(buyer)
     db.session.execute(TAKE_STOCK, {"product_id": product.id, "amount": amount, "now": now})
     _empty_escrow(buyer.id)
-    sales.record(seller_id=product.seller_id, product_id=product.id, at=now, orders=1, units=amount, revenue=total)
-    # Every buyer queues on the tube rows, so they are locked last and held for as little as possible:
+    # Every buyer queues on the tube rows, so they are locked late and held for as little as possible:
     # the change is worked out from the counts read without a lock, and the tubes are written (and
-    # locked) by the transaction's last statement, which finds out if those counts went stale.
+    # locked) by the statement that finds out if those counts went stale; only the shared sales rows
+    # come after them.
     change = change_from(buyer.deposit - total, escrowed, tube_counts(initial_float, lock=False))
     if change is None:  # before refusing, make sure on counts no other buy can change meanwhile
         change = change_from(buyer.deposit - total, escrowed, lock_tubes(initial_float))
@@ -235,6 +235,9 @@ def buy(actor: Actor, product_id: int, amount: int, *, initial_float: int,
         entries.append(ledger.entry("change_paid", change, user_id=buyer.id, order_id=order.id, at=now))
     ledger.record(*entries)
     move_coins({coin: escrowed[coin] - change[coin] for coin in COINS})
+    # The sales rows of the seller and of everyone are shared by every sale, like the tubes: written after
+    # them, so every writer holds the tubes first (a refund too) and no two wait on each other in turn.
+    sales.record_sale(seller_id=product.seller_id, product_id=product.id, at=now, units=amount, cents=total)
     return Purchase(order, product, order.change, 0)
 
 

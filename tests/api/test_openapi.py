@@ -19,7 +19,7 @@ PROTECTED_OPERATIONS = {
     ("delete", "/api/v1/auth/sessions/{session_id}"), ("post", "/api/v1/products"),
     ("put", "/api/v1/products/{product_id}"), ("patch", "/api/v1/products/{product_id}"),
     ("delete", "/api/v1/products/{product_id}"), ("post", "/api/v1/deposit"), ("get", "/api/v1/deposit"),
-    ("post", "/api/v1/buy"), ("post", "/api/v1/reset"), ("get", "/api/v1/orders"),
+    ("post", "/api/v1/buy"), ("post", "/api/v1/reset"), ("get", "/api/v1/orders"), ("get", "/api/v1/orders/totals"),
     ("get", "/api/v1/orders/{order_id}"), ("post", "/api/v1/orders/{order_id}/refund"),
     ("get", "/api/v1/machine/coins"), ("put", "/api/v1/machine/coins"),
 }
@@ -50,6 +50,7 @@ OPERATION_IDS = {
     ("post", "/api/v1/buy"): "buyProduct",
     ("post", "/api/v1/reset"): "resetDeposit",
     ("get", "/api/v1/orders"): "listOrders",
+    ("get", "/api/v1/orders/totals"): "getOrderTotals",
     ("get", "/api/v1/orders/{order_id}"): "getOrder",
     ("post", "/api/v1/orders/{order_id}/refund"): "refundOrder",
     ("get", "/api/v1/machine/coins"): "getCoinTubes",

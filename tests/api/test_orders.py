@@ -180,6 +180,60 @@ def test_the_operator_filters_orders_by_status_seller_product_and_day(client, ad
     assert_error(client.get(f"{API}/orders", headers=admin.headers, query_string={"status": "lost"}), 422)
 
 
+def totals(client, account, **query) -> dict:
+    response = client.get(f"{API}/orders/totals", headers=account.headers, query_string=query)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.json
+
+
+def figures_of_the_list(client, account, **query) -> dict:
+    """The figures of every order GET /orders lists with these filters, by the one definition: gross is what
+    the orders cost, refunds what was paid back, net what stands."""
+    listed_orders = client.get(f"{API}/orders", headers=account.headers,
+                               query_string={**query, "page_size": 100}).json
+    gross = sum(o["totalSpent"] for o in listed_orders)
+    refunds = sum(o["totalSpent"] for o in listed_orders if o["status"] == "refunded")
+    return {"orders": len(listed_orders), "units": sum(o["amount"] for o in listed_orders), "gross": gross,
+            "refunds": refunds, "net": gross - refunds}
+
+
+def test_the_totals_are_those_of_the_listed_orders_for_every_role_and_filter(client, accounts, sales):
+    buyer = accounts["buyer"]
+    assert client.post(f"{API}/orders/{sales['first']}/refund", headers=buyer.headers).status_code == 200
+    today = datetime.now(UTC).date()
+    queries = [{}, {"status": "paid"}, {"status": "refunded"}, {"sellerId": sales["cola"].seller_id},
+               {"sellerId": sales["water"].seller_id}, {"productId": sales["cola"].id},
+               {"productId": sales["cola"].id, "status": "refunded"}, {"since": today.isoformat()},
+               {"since": today.isoformat(), "until": today.isoformat()},
+               {"until": (today - timedelta(days=1)).isoformat()}, {"since": (today + timedelta(days=1)).isoformat()}]
+
+    for who in ("buyer", "other_buyer", "seller", "other_seller", "admin"):
+        for query in queries:
+            assert totals(client, accounts[who], **query) == figures_of_the_list(client, accounts[who], **query), (
+                who, query)
+
+    # 35 + 2 x 35 + 25 cents, the first cola paid back
+    assert totals(client, accounts["admin"]) == {"orders": 3, "units": 4, "gross": 130, "refunds": 35, "net": 95}
+    assert totals(client, accounts["admin"], status="refunded") == {
+        "orders": 1, "units": 1, "gross": 35, "refunds": 35, "net": 0}
+    assert totals(client, accounts["seller"]) == {"orders": 2, "units": 3, "gross": 105, "refunds": 35, "net": 70}
+    assert totals(client, accounts["other_seller"], sellerId=sales["cola"].seller_id) == {
+        "orders": 0, "units": 0, "gross": 0, "refunds": 0, "net": 0}
+
+
+@pytest.mark.parametrize("query", [{"status": "lost"}, {"sellerId": 0}, {"productId": -1}, {"since": "2026-13-01"},
+                                   {"until": "yesterday"}, {"sellerId": 2**31}])
+def test_totals_refuse_what_the_list_filters_refuse(client, admin, sales, query):
+    body = assert_error(client.get(f"{API}/orders/totals", headers=admin.headers, query_string=query), 422)
+    assert set(body["errors"]["query"]) == {next(iter(query))}
+
+
+def test_totals_need_a_token(client, sales):
+    response = client.get(f"{API}/orders/totals")
+    assert_error(response, 401)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
 @pytest.mark.parametrize("who, status", [("buyer", 200), ("seller", 200), ("admin", 200),
                                          ("other_buyer", 404), ("other_seller", 404)])
 def test_order_by_id_visibility(client, accounts, sales, who, status):

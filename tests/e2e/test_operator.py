@@ -92,7 +92,7 @@ def test_operator_filters_orders_sees_totals_and_exports_csv(app, shop, new_page
     page.get_by_label("Status").select_option("paid")
     page.get_by_role("button", name="Show").click()
     expect(page.locator("#total-orders")).to_have_text("10")  # 7 colas, one refunded, and 4 crisps
-    expect(page.locator("#revenue")).to_have_text("€4.70")
+    expect(page.locator("#total-net")).to_have_text("€4.70")
     expect(page.locator("#all-orders")).not_to_contain_text("Water")
     check_page(page, "operator orders, filtered")
     screenshot(page, "admin-orders")

@@ -117,7 +117,7 @@ def test_seller_sales_chart_per_day_and_product_and_csv(app, new_page, screensho
     page = new_page()
     login(page, "sally")
     page.goto("/seller/sales")
-    expect(page.locator("#summary-revenue")).to_have_text("€6.10")
+    expect(page.locator("#total-net")).to_have_text("€6.10")
     per_day = page.evaluate("Chart.getChart(document.getElementById('chart-days')).data.datasets[0].data")
     assert len(per_day) == 30 and [v for v in per_day if v] == [1.75, 1.95, 2.4]
     assert page.evaluate("Chart.getChart(document.getElementById('chart-products')).data.labels") == [

@@ -36,8 +36,9 @@ def test_the_client_sends_the_pgbench_scripts_statements():
     for (query, _), line in zip(commands, sql_lines, strict=True):
         assert ":" not in query.replace("%(", "")  # every pgbench variable became a psycopg parameter
         assert query.split()[0] == line.split()[0].rstrip(";")
-    assert "%(p_seller_id)s" in commands[11][0] and "%(p_seller_id)s" in commands[13][0]
-    assert "%(o_id)s" in commands[14][0] and commands[15][0].startswith("UPDATE coin_tubes")
+    assert "%(p_seller_id)s" in commands[12][0] and "%(o_id)s" in commands[13][0]
+    assert commands[14][0].startswith("UPDATE coin_tubes") and commands[15][0].startswith("INSERT INTO sales_periods")
+    assert commands[15][0].count("%(p_seller_id)s") == 4
 
 
 def test_a_run_against_postgres_sells_and_balances(app, buyer, seller, set_tubes, database_url, is_postgres):

@@ -85,12 +85,40 @@ BREAKS = {
         "tube holds",
     ),
     "the running sales totals drift from the orders": (
-        "UPDATE sales_days SET units = units + 1 WHERE product_id = :cola",
+        "UPDATE sales_periods SET units = units + 1 WHERE product_id = :cola AND span = 'day'",
         "the running totals say",
     ),
     "a day of sales is missing from the running totals": (
-        "DELETE FROM sales_days WHERE product_id = :crisps",
-        "the running totals say 0 orders, 0 units, 0 cents",
+        "DELETE FROM sales_periods WHERE product_id = :crisps AND span = 'day'",
+        "in the day of",
+    ),
+    "a product's month drifts from its days": (
+        "UPDATE sales_periods SET gross = gross + 5 WHERE product_id = :cola AND span = 'month'",
+        "the product's days say",
+    ),
+    "a seller's day drifts from their products' days": (
+        "UPDATE sales_periods SET refunds = refunds + 5 WHERE product_id = 0 AND seller_id > 0 AND span = 'day'",
+        "the seller's products say",
+    ),
+    "a seller's month is missing": (
+        "DELETE FROM sales_periods WHERE product_id = 0 AND seller_id > 0 AND span = 'month'",
+        "the running totals say 0 orders, 0 units, 0 cents gross",
+    ),
+    "everyone's day drifts from the sellers' days": (
+        "UPDATE sales_periods SET orders = orders + 1 WHERE seller_id = 0 AND span = 'day'",
+        "the sellers' days say",
+    ),
+    "everyone's month drifts from everyone's days": (
+        "UPDATE sales_periods SET refunded_units = refunded_units + 1 WHERE seller_id = 0 AND span = 'month'",
+        "everyone's days say",
+    ),
+    "a product's sales without a seller": (
+        "UPDATE sales_periods SET seller_id = 0 WHERE product_id = :crisps AND span = 'month'",
+        "have no seller",
+    ),
+    "a refund of part of an order": (
+        "UPDATE orders SET refunded_amount = 5 WHERE status = 'refunded'",
+        "refunded amount 5 of 35",
     ),
     "a refund is recorded with the wrong coins": (
         "UPDATE orders SET refund_change = '[5]' WHERE status = 'refunded'",

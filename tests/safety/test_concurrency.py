@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
+from app.data import transactions
 from app.extensions import db
 from app.models import LedgerEntry, Order, Product, User
 from app.services import vending
@@ -127,6 +128,41 @@ def test_concurrent_refunds_of_one_order_succeed_once(app, client, buyer, seller
         select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "refund_paid")
     )
     assert refunds == 1
+    assert_audit_clean()
+
+
+def test_buys_and_refunds_of_one_sellers_products_never_wait_on_each_other_in_turn(
+        app, client, make_account, seller, set_tubes, is_postgres, run_concurrently, assert_audit_clean, monkeypatch):
+    """A sale of one product and a refund of another share the seller's and everyone's sales rows: both take
+    them after the tubes, so neither holds one while waiting for what the other holds (no deadlock)."""
+    if not is_postgres:
+        pytest.skip("SQLite runs one write transaction at a time: nothing to interleave")
+    set_tubes(dict.fromkeys((5, 10, 20, 50, 100), 500))
+    cola = make_product(seller, cost=35, amount_available=1000, refundable=True)
+    crisps = make_product(seller, cost=65, amount_available=1000)
+    refunders, shoppers = [make_account("buyer") for _ in range(8)], [make_account("buyer") for _ in range(8)]
+    deadlocks = []
+    contention = transactions.is_contention
+    monkeypatch.setattr(transactions, "is_contention",
+                        lambda error: deadlocks.append(error) or contention(error)
+                        if transactions.sqlstate(error) == "40P01" else contention(error))
+    for _ in range(4):
+        orders = []
+        for account in refunders:
+            deposit(app, account, 50)
+            bought = client.post("/api/v1/buy", json={"productId": cola.id}, headers=account.headers)
+            orders.append(bought.json["orderId"])
+        for account in shoppers:
+            deposit(app, account, 100)
+
+        replies = run_concurrently(
+            [lambda c, a=a, o=o: c.post(f"/api/v1/orders/{o}/refund", headers=a.headers)
+             for a, o in zip(refunders, orders, strict=True)]
+            + [lambda c, a=a: c.post("/api/v1/buy", json={"productId": crisps.id}, headers=a.headers)
+               for a in shoppers])
+
+        assert statuses(replies) == [200] * 16, [(r.status, r.json) for r in replies]
+    assert deadlocks == []
     assert_audit_clean()
 
 

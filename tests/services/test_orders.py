@@ -9,6 +9,7 @@ from app.extensions import db
 from app.models import CoinTube, Order, Product
 from app.services import orders, vending
 from app.services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.services.sales import NO_SALES, Totals
 from tests.api.conftest import give_escrow
 from tests.factories import make_product
 
@@ -108,26 +109,36 @@ def test_the_running_sales_totals_follow_each_buy_and_refund(world, buyer, selle
     water = db.session.get(Order, world["theirs"]).product_id
     today = datetime.now(UTC).date()
     buy(buyer, world["cola"], {100: 1}, amount=2)
+    assert orders.order_totals(seller.actor) == Totals(2, 3, 105, 0, 0)
 
-    assert orders.sales_totals(seller.actor) == orders.SalesTotals(2, 3, 105)
     refund(buyer, world["mine"])
-    summary = orders.sales_summary(seller.actor, since=today, until=today)
 
-    assert summary.totals == orders.SalesTotals(1, 2, 70)  # what stands: the refunded order left the totals
-    assert [(d.day, d.orders, d.units, d.revenue) for d in summary.by_day] == [(today, 1, 2, 70)]
-    assert [(p.product_id, p.product_name, p.units) for p in summary.by_product] == [(world["cola"].id, "Cola", 2)]
-    assert orders.order_totals(admin.actor, orders.OrderFilters(status="refunded")) == orders.SalesTotals(1, 1, 35)
-    assert orders.order_totals(admin.actor) == orders.SalesTotals(3, 4, 130)
-    assert orders.order_totals(admin.actor, orders.OrderFilters(product_id=water)) == orders.SalesTotals(1, 1, 25)
-    assert orders.order_totals(other_seller.actor, orders.OrderFilters(since=today + timedelta(days=1))) == \
-        orders.SalesTotals(0, 0, 0)
-    assert orders.order_totals(buyer.actor, orders.OrderFilters(status="paid")) == orders.SalesTotals(1, 2, 70)
+    # the refunded order stays in the gross, its refund comes off: net is what stands
+    everything = Totals(orders=2, units=3, gross=105, refunds=35, refunded_orders=1)
+    assert orders.order_totals(seller.actor) == everything and everything.net == 70
+    assert orders.order_totals(seller.actor, orders.OrderFilters(status="paid")) == Totals(1, 2, 70, 0, 0)
+    assert orders.order_totals(seller.actor, orders.OrderFilters(status="refunded")) == Totals(1, 1, 35, 35, 1)
+    summary = orders.sales_summary(seller.actor, orders.OrderFilters(since=today, until=today), today=today)
+    assert (summary.totals, summary.span) == (everything, "day")
+    assert [(p.first_day, p.totals) for p in summary.series] == [(today, everything)]
+    assert [(p.product_id, p.product_name, p.totals) for p in summary.by_product] == [
+        (world["cola"].id, "Cola", everything)]
+    assert orders.order_totals(admin.actor, orders.OrderFilters(status="refunded")) == Totals(1, 1, 35, 35, 1)
+    assert orders.order_totals(admin.actor) == Totals(3, 4, 130, 35, 1)
+    assert orders.order_totals(admin.actor, orders.OrderFilters(product_id=water)) == Totals(1, 1, 25, 0, 0)
+    assert orders.order_totals(other_seller.actor, orders.OrderFilters(since=today + timedelta(days=1))) == NO_SALES
+    assert orders.order_totals(other_seller.actor, orders.OrderFilters(seller_id=seller.id)) == NO_SALES
+    assert orders.order_totals(buyer.actor) == everything  # summed from the buyer's orders, the same definition
+    assert orders.order_totals(buyer.actor, orders.OrderFilters(status="paid")) == Totals(1, 2, 70, 0, 0)
+    assert orders.order_totals(buyer.actor, orders.OrderFilters(status="refunded")) == Totals(1, 1, 35, 35, 1)
 
 
 def test_a_summary_window_must_not_end_before_it_starts(world, seller):
     today = datetime.now(UTC).date()
-    with pytest.raises(InvalidInput, match="end date"):
-        orders.sales_summary(seller.actor, since=today, until=today - timedelta(days=1))
+    with pytest.raises(InvalidInput, match="end date") as refused:
+        orders.sales_summary(seller.actor, orders.OrderFilters(since=today, until=today - timedelta(days=1)),
+                             today=today)
+    assert refused.value.field == "until"
 
 
 def test_keyset_pages_and_the_export_see_every_order_once(world, buyer, admin):

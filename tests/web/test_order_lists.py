@@ -5,12 +5,15 @@ import io
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Order
 from tests.factories import deposit_coins, make_product
+from tests.sqltrace import recorded_sql
 
 
 @pytest.fixture
@@ -36,7 +39,7 @@ def test_operator_filters_orders_with_totals_and_pages_by_cursor(client, admin, 
     rest = client.get(older.replace("&amp;", "&")).get_data(as_text=True)
     assert rest.count('data-label="Order"') == 2 and "Newer" in rest and "page=" not in rest
     body = client.get("/admin/orders?seller=SELLER&status=paid").get_data(as_text=True)
-    assert 'id="total-orders">11<' in body and 'id="revenue">€4.45<' in body and "Water" not in body
+    assert 'id="total-orders">11<' in body and 'id="total-net">€4.45<' in body and "Water" not in body
     body = client.get(f"/admin/orders?product={sales['tea'].id}").get_data(as_text=True)
     assert 'id="total-orders">4<' in body and "Product #" in body and "Cola" not in body
     nobody = client.get("/admin/orders?seller=nobody").get_data(as_text=True)
@@ -45,6 +48,43 @@ def test_operator_filters_orders_with_totals_and_pages_by_cursor(client, admin, 
     assert "Not a valid date value" in bad and "Not a valid choice" in bad
     wrong = client.get("/admin/orders?cursor=forged").get_data(as_text=True)
     assert "This cursor is not one the list gave out" in wrong
+
+
+def cards(body: str) -> dict[str, str]:
+    """The totals cards of a page: {label: figure}."""
+    found = re.findall(r'<div class="small text-body-secondary">([^<]+)</div>\s*<div class="fs-5 fw-bold" '
+                       r'id="total-[a-z]+">([^<]+)</div>', body.split('id="totals"')[1].split('<h2')[0])
+    return dict(found)
+
+
+def test_the_cards_say_gross_refunds_and_net_and_a_refunded_filter_shows_refunds(client, admin, seller, web_login,
+                                                                                sales):
+    web_login(admin)
+    body = client.get("/admin/orders").get_data(as_text=True)
+    # 8 colas at 35, 4 teas at 50, 2 waters at 25; one cola refunded
+    assert cards(body) == {"Orders": "14", "Gross sales": "€5.30", "Refunds": "€0.35", "Net sales": "€4.95"}
+    assert "Revenue" not in body
+    refunded = client.get("/admin/orders?status=refunded").get_data(as_text=True)
+    assert cards(refunded) == {"Refunded orders": "1", "Refunds": "€0.35"}
+    paid = client.get("/admin/orders?status=paid").get_data(as_text=True)
+    assert cards(paid) == {"Paid orders": "13", "Net sales": "€4.95"}
+    client.post("/logout")
+
+    web_login(seller)
+    body = client.get("/seller/sales").get_data(as_text=True)
+    assert body.count('id="totals"') == 1 and "Revenue" not in body  # one set of cards
+    assert cards(body) == {"Orders": "12", "Gross sales": "€4.80", "Refunds": "€0.35", "Net sales": "€4.45"}
+    refunded = client.get("/seller/sales?status=refunded").get_data(as_text=True)
+    assert cards(refunded) == {"Refunded orders": "1", "Refunds": "€0.35"}
+    assert "Refunds per day" in refunded and "Net sales per day" not in refunded
+
+
+def test_the_buyer_list_works_out_no_totals(client, buyer, web_login, sales):
+    web_login(buyer)
+    with recorded_sql(db.engine) as statements:
+        body = client.get("/orders").get_data(as_text=True)
+    assert body.count("· receipt") == 12
+    assert not [s for s in statements if "sum(" in s.lower() or "count(" in s.lower()], statements
 
 
 def test_operator_exports_the_filtered_orders_as_csv(client, admin, web_login, sales):
@@ -63,19 +103,20 @@ def test_seller_sees_a_chart_per_day_and_per_product_and_exports_csv(client, sel
     body = client.get("/seller/sales").get_data(as_text=True)
     assert 'id="chart-days"' in body and 'id="chart-products"' in body and "chart.umd.min.js" in body
     chart = json.loads(re.search(r"data-chart='([^']+)'", body).group(1))
-    assert len(chart["days"]) == 30 and chart["products"] == ["Cola", "Tea"]
-    assert chart["productRevenue"] == [2.45, 2.0]
-    assert sum(chart["revenue"]) == pytest.approx(4.45) and sum(chart["units"]) == 11
+    assert (chart["span"], chart["figure"], len(chart["periods"])) == ("day", "net", 30)
+    assert chart["products"] == ["Cola", "Tea"] and chart["productValues"] == [2.45, 2.0]
+    assert sum(chart["values"]) == pytest.approx(4.45)
     per_product = body.split('id="per-product"')[1].split("</table>")[0]
     assert "Cola" in per_product and "€2.45" in per_product and "Water" not in per_product
     today = datetime.now(UTC).date()
     before = client.get(f"/seller/sales?since={today - timedelta(days=40)}&until={today - timedelta(days=31)}"
                         ).get_data(as_text=True)
-    assert 'id="summary-revenue">€0.00<' in before and "No sales in this range." in before
+    assert 'id="total-net">€0.00<' in before and before.count("No sales in this range.") == 1
     rows = list(csv.DictReader(io.StringIO(client.get("/seller/sales.csv").get_data(as_text=True))))
     assert len(rows) == 12 and {r["seller"] for r in rows} == {"seller"}
-    bad = client.get("/seller/sales?since=2026-11-20&until=2026-11-01").get_data(as_text=True)
-    assert "The end date must not be before the start date" in bad and "is-invalid" in bad
+    # the CSV's figures add up to the cards: gross, refunds and net of each order
+    assert [sum(Decimal(r[name]) for r in rows) for name in ("total_eur", "refunded_eur", "net_eur")] == [
+        Decimal("4.80"), Decimal("0.35"), Decimal("4.45")]
 
 
 def test_buyer_orders_list_is_keyset_paged(client, buyer, web_login, sales):
@@ -84,23 +125,58 @@ def test_buyer_orders_list_is_keyset_paged(client, buyer, web_login, sales):
     assert body.count("· receipt") == 12 and "Older" in body
 
 
-def test_the_operator_sees_the_last_seven_days_by_default_and_any_range_on_request(client, admin, web_login, sales):
-    """The operator's totals come from the running aggregate over a date range: the page opens on the last
-    seven days (shown in the form) and keeps the range in its Older/Newer and CSV links."""
-    old = sales["orders"][-1]
-    db.session.execute(Order.__table__.update().where(Order.id == old.id)
-                       .values(created_at=datetime.now(UTC) - timedelta(days=10)))
+def test_the_operator_and_the_seller_open_on_the_last_30_days_and_offer_every_period(client, admin, seller,
+                                                                                    web_login, sales):
+    """Both pages open on the same period, shown in the form and kept in the Older/Newer and CSV links; the
+    period links switch to any other, all time included."""
+    old = sales["orders"][-2]  # a water
+    oldest = sales["orders"][1]  # a cola
+    for order, days in ((old, 40), (oldest, 400)):
+        db.session.execute(Order.__table__.update().where(Order.id == order.id)
+                           .values(created_at=datetime.now(UTC) - timedelta(days=days)))
     db.session.commit()
-    web_login(admin)
+    rebuild_sales_aggregate()
     today = datetime.now(UTC).date()
-    week_ago = (today - timedelta(days=6)).isoformat()
+    month_ago = (today - timedelta(days=29)).isoformat()
 
-    water = sales["water"].id
-    body = client.get(f"/admin/orders?product={water}").get_data(as_text=True)
-    wider = client.get(f"/admin/orders?product={water}&since={(today - timedelta(days=30)).isoformat()}")
+    # every order; of them, those of the last 30 days (the water of 40 days ago is not the seller's)
+    for account, path, total, recent in ((admin, "/admin/orders", 14, 12), (seller, "/seller/sales", 12, 11)):
+        web_login(account)
+        body = client.get(path).get_data(as_text=True)
+        assert f'value="{month_ago}"' in body and f'value="{today.isoformat()}"' in body, path
+        assert re.search(r'class="nav-link[^"]* active" aria-current="true"\s+href="[^"]*period=30d', body), path
+        csv_link = re.search(r'href="(/(?:admin/orders|seller/sales)\.csv\?[^"]+)"', body).group(1)
+        assert "period=30d" in csv_link, path
+        assert cards(body)["Orders"] == str(recent), path
+        everything = client.get(f"{path}?period=all").get_data(as_text=True)
+        assert cards(everything)["Orders"] == str(total), path
+        assert 'name="since" type="date" value=""' in everything, path
+        year = client.get(f"{path}?period=year").get_data(as_text=True)
+        assert f'value="{today.replace(month=1, day=1).isoformat()}"' in year, path
+        client.post("/logout")
 
-    assert f'value="{week_ago}"' in body and f'value="{today.isoformat()}"' in body
-    assert body.count('data-label="Order"') == 1 and f'href="/orders/{old.id}"' not in body
-    assert wider.get_data(as_text=True).count('data-label="Order"') == 2
-    csv_link = re.search(r'href="(/admin/orders\.csv\?[^"]+)"', body).group(1)
-    assert f"since={week_ago}" in csv_link and f"until={today.isoformat()}" in csv_link
+
+def rebuild_sales_aggregate():
+    """The aggregate as the migration fills it, after a test moved orders in time behind its back."""
+    from app.models import SalesPeriod
+    from app.services import sales as sales_service
+
+    db.session.execute(SalesPeriod.__table__.delete())
+    for order in db.session.scalars(select(Order)):
+        sales_service.record_sale(seller_id=order.seller_id, product_id=order.product_id, at=order.created_at,
+                                  units=order.amount, cents=order.total_spent)
+        if order.status == "refunded":
+            sales_service.record_refund(order)
+    db.session.commit()
+
+
+def test_an_invalid_range_is_refused_at_its_field_with_nothing_else_said(client, admin, seller, buyer, web_login,
+                                                                         sales):
+    for account, path in ((seller, "/seller/sales"), (admin, "/admin/orders"), (buyer, "/orders")):
+        web_login(account)
+        body = client.get(f"{path}?since=2026-11-20&until=2026-11-01").get_data(as_text=True)
+        until = re.search(r'<input[^>]*name="until"[^>]*>\s*<div class="invalid-feedback[^>]*>([^<]+)<', body)
+        assert "is-invalid" in until.group(0) and until.group(1) == "The end date must not be before the start date"
+        assert 'id="no-orders"' not in body and "No sales in this range" not in body, path
+        assert 'id="totals"' not in body and "receipt" not in body.split("</form>")[1], path
+        client.post("/logout")

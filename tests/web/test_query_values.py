@@ -21,8 +21,8 @@ ISSUE_CURSOR = "WyJvbGRlciIsIjIwMjYtMDEtMDFUMDA6MDA6MDAiLDkyMjMzNzIwMzY4NTQ3NzU4
 
 def error_at(body: str, name: str) -> str | None:
     """The message shown right after the input named `name`, when that input is marked invalid."""
-    match = re.search(rf'<input class="[^"]*is-invalid[^"]*"[^>]*name="{name}"[^>]*>\s*'
-                      r'<div class="invalid-feedback d-block"[^>]*>([^<]*)</div>', body)
+    match = re.search(rf'<input [^>]*class="[^"]*is-invalid[^"]*"[^>]*name="{name}"[^>]*>\s*'
+                      r'<div class="invalid-feedback d-block[^"]*"[^>]*>([^<]*)</div>', body)
     return match.group(1) if match else None
 
 
@@ -89,11 +89,11 @@ def test_the_first_and_last_days_of_the_range_are_served(client, web_login, buye
     assert 'data-label="Order"' in body  # today's sale, in the last range asked for
 
 
-def test_the_sales_page_opened_on_the_first_day_starts_its_default_window_there(client, web_login, seller, sale):
+def test_a_range_open_back_to_the_first_day_is_served(client, web_login, seller, sale):
     web_login(seller)
     body = client.get("/seller/sales", query_string={"until": "1970-01-10"}).get_data(as_text=True)
     assert "is-invalid" not in body
-    assert 'value="1970-01-01"' in body and 'value="1970-01-10"' in body
+    assert 'value="1970-01-10"' in body
 
 
 @pytest.mark.parametrize("path", ["/orders", "/seller/sales", "/admin/orders"])
@@ -116,7 +116,7 @@ def test_a_product_id_past_its_column_is_refused(client, web_login, buyer, admin
     response = client.get(path, query_string={"product": "99999999999999999999"})
     body = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert '<div class="invalid-feedback d-block">No such product</div>' in body
+    assert re.search(r'<div class="invalid-feedback d-block[^"]*">No such product</div>', body)
     assert "Product #" not in body
 
 

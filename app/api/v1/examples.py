@@ -63,6 +63,7 @@ ORDER = {
 }
 ORDERS = [ORDER]
 REFUND = {"orderId": 1, "refunded": 70, "change": [50, 20]}
+ORDER_TOTALS = {"orders": 7, "units": 9, "gross": 410, "refunds": 105, "net": 305}
 
 # refusals worth showing
 TOO_LITTLE_DEPOSIT = {

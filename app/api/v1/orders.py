@@ -6,7 +6,7 @@ from flask.views import MethodView
 from app.api.base import VendingBlueprint
 from app.api.v1 import examples
 from app.api.v1.idempotent import IDEMPOTENCY_DOC, run_idempotent
-from app.api.v1.schemas import OrderQuerySchema, OrderSchema, RefundSchema
+from app.api.v1.schemas import OrderFilterSchema, OrderQuerySchema, OrderSchema, OrderTotalsSchema, RefundSchema
 from app.api.v1.security import actor, auth_required
 from app.services import orders
 
@@ -59,6 +59,17 @@ class Orders(MethodView):
     def link(query: dict, cursor: str) -> str:
         args = {key: query[name] for name, key in ARGUMENT_NAMES.items() if query.get(name) is not None}
         return url_for("orders.Orders", **args, cursor=cursor, page_size=query["page_size"])
+
+
+@blp.route("/totals")
+class OrderTotals(MethodView):
+    @auth_required
+    @blp.arguments(OrderFilterSchema(), location="query")
+    @blp.response(200, OrderTotalsSchema, example=examples.ORDER_TOTALS)
+    @blp.doc(operationId="getOrderTotals")
+    def get(self, query):
+        """The figures of the orders GET /orders lists with the same filters: orders, units, gross, refunds, net"""
+        return orders.order_totals(actor(), orders.OrderFilters(**{name: query.get(name) for name in FILTERS}))
 
 
 @blp.route("/<int(max=9223372036854775807):order_id>")

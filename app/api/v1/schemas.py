@@ -175,7 +175,17 @@ class CoinReturnSchema(ma.Schema):
 MAX_ORDER_PAGE = 100
 
 
-class OrderQuerySchema(StrictSchema):
+class OrderFilterSchema(StrictSchema):
+    """Which orders: those of the order list with these filters."""
+
+    since = Day(metadata={"description": "First UTC day (YYYY-MM-DD), inclusive"})
+    until = Day(metadata={"description": "Last UTC day (YYYY-MM-DD), inclusive"})
+    seller_id = fields.Integer(data_key="sellerId", validate=validate.Range(min=1, max=MAX_ID))
+    product_id = fields.Integer(data_key="productId", validate=validate.Range(min=1, max=MAX_ID))
+    status = fields.String(validate=validate.OneOf(["paid", "refunded"]))
+
+
+class OrderQuerySchema(OrderFilterSchema):
     """An order list: newest first, followed with the cursor of the Link header (rel="next"); `page`
     numbers are served for the first 100 pages only, since each deeper one would cost more."""
 
@@ -185,11 +195,6 @@ class OrderQuerySchema(StrictSchema):
         min=1, max=MAX_ORDER_PAGE,
         error=f"Pages past {MAX_ORDER_PAGE} are not served: follow the Link header's rel=\"next\" cursor instead."))
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    since = Day(metadata={"description": "First UTC day (YYYY-MM-DD), inclusive"})
-    until = Day(metadata={"description": "Last UTC day (YYYY-MM-DD), inclusive"})
-    seller_id = fields.Integer(data_key="sellerId", validate=validate.Range(min=1, max=MAX_ID))
-    product_id = fields.Integer(data_key="productId", validate=validate.Range(min=1, max=MAX_ID))
-    status = fields.String(validate=validate.OneOf(["paid", "refunded"]))
 
     @ma.validates_schema
     def _cursor_or_page(self, data, **_kwargs):
@@ -211,6 +216,17 @@ class OrderSchema(ma.Schema):
     refundable = fields.Boolean()
     created_at = fields.DateTime(data_key="createdAt")
     refunded_at = fields.DateTime(data_key="refundedAt", allow_none=True)
+
+
+class OrderTotalsSchema(ma.Schema):
+    """The figures of a set of orders, in cents: gross - refunds = net."""
+
+    orders = fields.Integer(required=True, metadata={"description": "Orders, refunded ones included"})
+    units = fields.Integer(required=True, metadata={"description": "Units of those orders"})
+    gross = fields.Integer(required=True, metadata={
+        "description": "Gross sales: what the orders cost when bought, refunded ones included (cents)"})
+    refunds = fields.Integer(required=True, metadata={"description": "Refunds: what was paid back for them (cents)"})
+    net = fields.Integer(required=True, metadata={"description": "Net sales: gross - refunds, what stands (cents)"})
 
 
 class RefundSchema(ma.Schema):

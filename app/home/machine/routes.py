@@ -27,7 +27,7 @@ from app.home.auth import (
     safe_next,
     this_page,
 )
-from app.home.common import PAGE_SIZE, coins_text, filter_args, order_list, read_filters
+from app.home.common import PAGE_SIZE, coins_text, filter_view, order_list, read_filters
 from app.home.filters import coin_label, money
 from app.home.forms import ActionForm, OrderFilterForm, SearchForm
 from app.home.machine.forms import BuyForm, DepositForm, RefundForm
@@ -284,9 +284,9 @@ def refund(order_id: int):
 @role_required("buyer")
 def buyer_orders():
     form = OrderFilterForm(formdata=request.args)
-    history, _totals = order_list(read_filters(form), form)
+    history = order_list(read_filters(form), form)
     return render_template("orders.html", history=history, rows=order_rows(history.items), form=form,
-                           args=filter_args(form), here=this_page())
+                           here=this_page(), **filter_view(form))
 
 
 @bp.route("/orders/<int:order_id>")

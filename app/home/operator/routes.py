@@ -19,8 +19,7 @@ from app.home.auth import (
 from app.home.common import (
     PAGE_SIZE,
     csv_download,
-    filter_args,
-    in_window,
+    filter_view,
     order_list,
     paginate,
     read_filters,
@@ -32,6 +31,7 @@ from app.home.operator.forms import CollectForm, HistoryForm, LowLevelsForm, Ref
 from app.services import (
     machine,
     operator,
+    orders,
     reports,
     users,
 )
@@ -198,9 +198,10 @@ def admin_user_delete(user_id: int):
 @role_required("admin")
 def admin_orders():
     form = OrderFilterForm(formdata=request.args)
-    filters = in_window(read_filters(form, seller_by_name=True), form, default_days=reports.OPERATOR_DEFAULT_DAYS)
-    history, totals = order_list(filters, form)
-    return render_template("admin/orders.html", history=history, totals=totals, form=form, args=filter_args(form))
+    filters = read_filters(form, seller_by_name=True, default_period=reports.DEFAULT_PERIOD)
+    history = order_list(filters, form)
+    totals = None if filters is None else orders.order_totals(actor(), filters)
+    return render_template("admin/orders.html", history=history, totals=totals, form=form, **filter_view(form))
 
 
 @bp.route("/admin/orders.csv")

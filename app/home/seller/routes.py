@@ -18,7 +18,15 @@ from app.home.auth import (
     actor,
     role_required,
 )
-from app.home.common import csv_download, filter_args, in_window, order_list, paginate, read_filters, show_error
+from app.home.common import (
+    csv_download,
+    filter_view,
+    order_list,
+    paginate,
+    read_filters,
+    show_error,
+    utc_today,
+)
 from app.home.filters import money
 from app.home.forms import ActionForm, OrderFilterForm
 from app.home.seller.forms import ImageForm, ProductForm, RestockForm
@@ -166,23 +174,22 @@ def product_image(product_id: int):
 @role_required("seller")
 def seller_sales():
     form = OrderFilterForm(formdata=request.args)
-    filters = in_window(read_filters(form), form, default_days=reports.DEFAULT_DAYS)
-    summary = series = None
+    filters = read_filters(form, default_period=reports.DEFAULT_PERIOD)
+    history = order_list(filters, form)
+    summary = chart = None
     if filters is not None:
-        summary = orders.sales_summary(actor(), since=filters.since, until=filters.until)
-        series = reports.every_day(summary.by_day, filters.since, filters.until)
-    history, totals = order_list(filters, form)
-    chart = None
-    if series is not None:
+        summary = orders.sales_summary(actor(), filters, today=utc_today())
+        figure = "refunds" if filters.status == "refunded" else "net"
         chart = {
-            "days": [d.day.isoformat() for d in series],
-            "revenue": [d.revenue / 100 for d in series],
-            "units": [d.units for d in series],
+            "span": summary.span,
+            "figure": figure,
+            "periods": [p.first_day.isoformat() for p in summary.series],
+            "values": [getattr(p.totals, figure) / 100 for p in summary.series],
             "products": [p.product_name for p in summary.by_product[:10]],
-            "productRevenue": [p.revenue / 100 for p in summary.by_product[:10]],
+            "productValues": [getattr(p.totals, figure) / 100 for p in summary.by_product[:10]],
         }
-    return render_template("seller/sales.html", form=form, summary=summary, series=series, chart=chart,
-                           history=history, totals=totals, args=filter_args(form))
+    return render_template("seller/sales.html", form=form, summary=summary, chart=chart, history=history,
+                           **filter_view(form))
 
 
 @bp.route("/seller/sales.csv")

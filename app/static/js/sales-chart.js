@@ -1,6 +1,7 @@
-// The seller's sales charts (Chart.js, served from static/vendor): revenue per day and per product, from the
-// JSON in each canvas's data-chart. The same numbers are in the tables next to the charts, which also serve
-// as the charts' text for screen readers and for pages without JavaScript. Colours follow the colour mode.
+// The seller's sales charts (Chart.js, served from static/vendor): net sales (or refunds) per day or month and
+// per product, from the JSON in each canvas's data-chart. The same numbers are in the tables next to the charts,
+// which also serve as the charts' text for screen readers and for pages without JavaScript. Colours follow the
+// colour mode.
 (() => {
   if (!window.Chart) return;
   const charts = [];
@@ -14,14 +15,15 @@
     const bars = css("--bs-primary");
     for (const canvas of document.querySelectorAll("canvas[data-chart]")) {
       const data = JSON.parse(canvas.dataset.chart);
-      const perDay = canvas.dataset.kind === "days";
+      const perDay = canvas.dataset.kind === "periods";
+      const period = (first) => (data.span === "day" ? first.slice(5) : first.slice(0, 7));
       charts.push(new window.Chart(canvas, {
         type: "bar",
         data: {
-          labels: perDay ? data.days.map((day) => day.slice(5)) : data.products,
+          labels: perDay ? data.periods.map(period) : data.products,
           datasets: [{
-            label: "Revenue (€)",
-            data: perDay ? data.revenue : data.productRevenue,
+            label: data.figure === "refunds" ? "Refunds (€)" : "Net sales (€)",
+            data: perDay ? data.values : data.productValues,
             backgroundColor: bars,
             borderRadius: 3,
           }],
