@@ -48,7 +48,7 @@ def test_forty_buyers_ten_items_exactly_ten_sales(app, make_account, seller, run
     ])
 
     assert statuses(replies) == [200] * 10 + [409] * 30, [(r.status, r.json) for r in replies]
-    assert all("left" in r.json["message"] for r in replies if r.status == 409)
+    assert all("sold out" in r.json["message"] for r in replies if r.status == 409)
     assert db.session.get(Product, product.id).amount_available == 0
     assert db.session.scalar(select(func.count()).select_from(Order)) == 10
     winners = {r.json["orderId"] for r in replies if r.status == 200}
