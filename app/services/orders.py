@@ -11,7 +11,7 @@ from app.data.transactions import lock_one, write_transaction
 from app.extensions import db
 from app.models import Order, Product
 from app.models.columns import utcnow
-from app.services import ledger, sales
+from app.services import ledger, sales, wording
 from app.services.coins import coins_to_list, euros, make_change
 from app.services.errors import ChangeImpossible, Conflict, InvalidInput, NotFound
 from app.services.machine import lock_tubes, move_coins
@@ -165,7 +165,7 @@ def refund_refusal(order: Order, actor_id: int, window_seconds: int) -> str | No
     if not order.refundable:
         return "This product is not refundable"
     if utcnow() - order.created_at > timedelta(seconds=window_seconds):
-        return f"Refunds are possible for {window_seconds // 60} minutes after purchase only"
+        return f"Refunds are possible for {wording.duration(window_seconds)} after purchase only"
     return None
 
 
