@@ -10,7 +10,9 @@ starve the other requests:
   one more is refused at once (`Busy`: 503 with Retry-After, nothing changed) instead of queueing on a thread
   the other requests need;
 - they run on a small pool of threads of their own with a lower CPU priority (nice 10, where the OS allows it;
-  argon2's own threads inherit it), so the scheduler serves every other request first.
+  argon2's own threads inherit it), so the scheduler serves every other request first;
+- a step that needs several of them (a password change: verify, judge, hash) takes one slot for all: `run`
+  inside a slot runs at once, so a request never gets half way and then a 503.
 """
 
 import os
@@ -29,9 +31,13 @@ class Busy(ServiceError):
     http_status = 503
 
 
+_inside = threading.local()  # .slot is True on the pool's threads
+
+
 def _lower_priority() -> None:
     """Run this thread (and the threads argon2 starts from it) after everything else; Linux keeps a nice
     value per thread. Where that is not allowed the thread keeps its priority: the cap still holds."""
+    _inside.slot = True
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
     except (AttributeError, OSError):
@@ -60,6 +66,8 @@ class Slots:
         return self._pool
 
     def run(self, func, *args):
+        if getattr(_inside, "slot", False):
+            return func(*args)  # already in a slot: the work it is part of holds it
         executor = self._executor()
         if not self._slots.acquire(blocking=False):
             raise Busy(BUSY_MESSAGE)
@@ -78,5 +86,6 @@ def configure(at_once: int) -> None:
 
 
 def run(func, *args):
-    """func(*args) in one of this worker's slots for expensive work, or Busy when none is free."""
+    """func(*args) in one of this worker's slots for expensive work, or Busy when none is free. Called from
+    inside a slot, it runs at once in that slot."""
     return _state["slots"].run(func, *args)

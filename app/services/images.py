@@ -3,8 +3,8 @@
 Decoding costs width x height x 4 bytes whatever the file's size: a 38-byte lossless WebP of 4096x4096 pixels
 becomes 64 MiB. So the size is read from the header first (Pillow's open is lazy) and anything over MAX_SIDE
 pixels a side is refused before a pixel is decoded; Pillow's own MAX_IMAGE_PIXELS is set to the same bound
-(configure), so Pillow itself refuses twice as many. Decoding and re-encoding run inside the per-worker cap on
-expensive work (app.services.expensive).
+(configure), so Pillow itself refuses twice as many. Reading, decoding and re-encoding all run inside the
+per-worker cap on expensive work (app.services.expensive).
 
 MAX_SIDE is 2048: the pages show a picture at most STORED_SIDE (800) pixels a side, so 2048 leaves room for
 a sharp crop or a high-density screen, while one decoded copy stays at 16 MiB (RGBA) instead of 64.
@@ -46,13 +46,17 @@ DAMAGED = "The image file is damaged or not a PNG, JPEG or WebP image"
 
 def clean_image(data: bytes, *, max_bytes: int) -> tuple[bytes, str]:
     """Check that `data` is a PNG, JPEG or WebP picture of sane size; return it re-encoded and its type.
-    The header is read here; the decoding waits for a slot of the cap on expensive work (Busy when none is free)."""
+    Everything Pillow does waits for a slot of the cap on expensive work (Busy when none is free): even reading
+    a header allocates (Pillow's WebP reader sets up a canvas of width x height x 4 bytes, twice)."""
     if not data:
         raise _refuse("Choose an image file")
     if len(data) > max_bytes:
         raise _refuse(f"The image must be at most {max_bytes // 1024} KiB")
-    kind = _format_within_bounds(data)
-    return expensive.run(_reencode, data, kind)
+    return expensive.run(_clean, data)
+
+
+def _clean(data: bytes) -> tuple[bytes, str]:
+    return _reencode(data, _format_within_bounds(data))
 
 
 def _format_within_bounds(data: bytes) -> str:

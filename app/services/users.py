@@ -73,9 +73,14 @@ def register(username: str, password: str, role: str, *, allow_admin: bool = Fal
     check_password(password)
     if role not in SELF_SERVICE_ROLES and not (allow_admin and role == "admin"):
         raise InvalidInput("Role must be buyer or seller", field="role")
-    judge_strength(password, username=username)
-    password_hash = passwords.hash_password(password)  # slow: outside the write transaction
+    password_hash = expensive.run(_judged_hash, password, username)  # slow: outside the write transaction
     return _insert_user(username, password_hash, role)
+
+
+def _judged_hash(password: str, username: str) -> str:
+    """The new password's strength and hash, in one slot of the cap on expensive work."""
+    judge_strength(password, username=username)
+    return passwords.hash_password(password)
 
 
 @write_transaction
@@ -118,12 +123,16 @@ def change_password(actor: Actor, user_id: int, current_password: str, new_passw
     check_password(new_password)
     username, stored_hash = user.username, user.password_hash
     db.session.rollback()
-    if not passwords.verify_password(stored_hash, current_password):
-        raise WrongCurrentPassword()
-    judge_strength(new_password, username=username)
-    new_hash = passwords.hash_password(new_password)
+    new_hash = expensive.run(_checked_new_hash, stored_hash, current_password, new_password, username)
     keep = actor.session_id if actor.id == user_id else None
     return _store_password(user_id, new_hash, keep)
+
+
+def _checked_new_hash(stored_hash: str, current_password: str, new_password: str, username: str) -> str:
+    """The current password verified, then the new one judged and hashed: in one slot of the cap."""
+    if not passwords.verify_password(stored_hash, current_password):
+        raise WrongCurrentPassword()
+    return _judged_hash(new_password, username)
 
 
 @write_transaction
