@@ -12,19 +12,19 @@ own, and only the others share the account's. Here the client is its address, as
 
 1. Per client address, LOGIN_RATE_LIMIT (10 a minute): every password check made from the address, right or
    wrong, for any account. It slows one guesser trying many accounts, and stops no other address.
-2. Per account, ACCOUNT_RATE_LIMIT (30 a minute): wrong passwords for the account from addresses that never
-   signed in to it (in the last TRUSTED_FOR). It caps a guesser spread over many addresses, and refuses only
-   such addresses: the owner, signing in from an address they used before, is never refused by it, however many
-   addresses guess. It is three times the per-address budget, so a guesser on one address cannot spend it even
-   for the owner's new addresses. What is left: while a guesser on several addresses keeps it spent, a sign-in
-   from an address new to the account waits for the next window (429 with Retry-After), as OWASP's design leaves
-   devices without a cookie.
+2. Per account, ACCOUNT_RATE_LIMIT (30 a minute): wrong passwords for the account from addresses that have not
+   signed in to it lately (a sign-in marks its address for TRUSTED_FOR_DAYS, 30). It caps a guesser spread over
+   many addresses, and refuses only such addresses: the owner, signing in from an address they used before, is
+   never refused by it, however many addresses guess. Set above the per-address budget (three times, by
+   default), it cannot be spent from one address, so a guesser there does not even slow the owner's new
+   addresses. What is left: while guessers on several addresses keep it spent, a sign-in from an address new to
+   the account waits for the next window (429 with Retry-After), as OWASP's design leaves devices without a cookie.
 3. A check the caller has no right to make spends nothing and reads nothing: someone else's password change is
    a 403 before any budget (app.api.v1.security.own_account_or_admin). The budgets are read before the check (a
-   spent one is a 429 before argon2 runs) and spent after it, by what it found (`password_check` notes it in the
-   request's environ): a request refused before the check (a bad body, a new password too short, a busy server)
-   spends nothing, and only a wrong password spends the account's budget. A right one marks the address trusted
-   for the account.
+   spent one is a 429 before argon2 runs) and spent after it, by what it found (login_check and
+   password_change_check note it in the request's environ): a request refused before the check (a bad body, a
+   new password too short, a busy server) spends nothing, and only a wrong password spends the account's
+   budget. A right one marks the address for the account.
 
 Accounts are named in the counters' keys by an HMAC of the case-folded username under SECRET_KEY, never by the
 name: neither Redis nor a log line (Flask-Limiter logs the key of every limit it refuses) holds what people typed.

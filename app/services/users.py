@@ -20,11 +20,11 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 128
 # zxcvbn's score: 0 and 1 are passwords found within a million guesses (lists of common passwords, names,
 # keyboard walks, repeats and sequences); 2 and up are refused by no list.
 MIN_PASSWORD_SCORE = 2
-# zxcvbn judges this many leading characters. Its l33t matcher tries every reading of the symbols that stand
-# for letters (4@ a, ({[< c, 1|! i, 1|7 l, $5 s ...), so its cost grows with how many distinct ones a password
-# holds and with the square of its length: 12 characters cost at most 20 ms of CPU here, 14 cost 88 ms and 72
-# (zxcvbn's own limit) 2-3 s (bench/README.md, "Password strength"). A password weak in its first 12
-# characters is refused; one that is only strong past them needs a stronger start.
+# zxcvbn judges this many leading characters. Its l33t matcher tries every reading of the symbols that stand for
+# letters (4@ a, ({[< c, 1|! i, 1|7 l, $5 s ...), so its cost grows with how many distinct ones a password holds
+# and with the square of its length: at most 27 ms of CPU for 12 characters here, 54 ms for 14 and 1.7-2 s for 72
+# (zxcvbn's own limit); bench/strength.py measures it (bench/README.md, "Password strength"). A password weak in
+# its first 12 characters is refused; one that is only strong past them needs a stronger start.
 STRENGTH_PREFIX = 12
 SELF_SERVICE_ROLES = ("buyer", "seller")
 USERS = User.__table__

@@ -232,7 +232,7 @@ def test_expensive_work_leaves_catalogue_reads_within_3x(served):
     for retry_after, body in busy_replies:
         assert retry_after == "1" and body["code"] == 503
     # argon2id takes 64 MiB and a decoded picture up to 16 MiB a copy: two slots a worker bound what it holds at
-    # once (measured: 200-310 MiB over idle; the allocator keeps some of what was freed). Without them and the
+    # once (measured: 90-300 MiB over idle; the allocator keeps some of what was freed). Without them and the
     # pixel limit, sixteen pictures of 4096x4096 took the workers from 614 MB to 2,368 MB (issue 22).
     for pid, peak in peak_rss.items():
         assert peak - idle_rss.get(pid, peak) < 512, (pid, idle_rss, peak_rss)
