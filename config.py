@@ -241,12 +241,14 @@ class Config:
 class DevelopmentConfig(Config):
     """Local development: SQLite in the instance folder unless DATABASE_URL says otherwise. Password checks are
     limited to 30 a minute unless LOGIN_RATE_LIMIT says otherwise, so the Postman collection (7 a run) runs twice in
-    a row against `make run`; production keeps 10."""
+    a row against `make run`; production keeps 10. The account's budget stays three times that (app/limits.py)."""
 
     def __init__(self) -> None:
         super().__init__()
         if "LOGIN_RATE_LIMIT" not in self.settings.model_fields_set:
             self.LOGIN_RATE_LIMIT = "30 per minute"
+        if "ACCOUNT_RATE_LIMIT" not in self.settings.model_fields_set:
+            self.ACCOUNT_RATE_LIMIT = "90 per minute"
 
 
 class TestConfig(Config):

@@ -24,7 +24,9 @@ own, and only the others share the account's. Here the client is its address, as
    spent one is a 429 before argon2 runs) and spent after it, by what it found (login_check and
    password_change_check note it in the request's environ): a request refused before the check (a bad body, a
    new password too short, a busy server) spends nothing, and only a wrong password spends the account's
-   budget. A right one marks the address for the account.
+   budget. A right one marks the address for the account. Checks running at once all pass the read before
+   either is spent, so a budget can be overrun by as many checks as the servers run at once: the cap on
+   expensive work (app.services.expensive) bounds that to its slots.
 
 Accounts are named in the counters' keys by an HMAC of the case-folded username under SECRET_KEY, never by the
 name: neither Redis nor a log line (Flask-Limiter logs the key of every limit it refuses) holds what people typed.

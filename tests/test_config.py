@@ -31,6 +31,8 @@ BAD = {
     "AUTH_TOKEN_TTL_SECONDS": ("12h", "whole number of seconds"),
     "LOGIN_RATE_LIMIT": ("ten a minute", "rate limit such as"),
     "REGISTER_RATE_LIMIT": ("20 a minute", "rate limit such as"),
+    "ACCOUNT_RATE_LIMIT": ("thirty a minute", "rate limit such as"),
+    "UPLOAD_RATE_LIMIT": ("10 per fortnight", "rate limit such as"),
     "SESSION_COOKIE_SECURE": ("ture", "boolean"),
     "RATELIMIT_ENABLED": ("maybe", "boolean"),
     "APP_CONFIG": ("prod", "development or production"),
