@@ -86,8 +86,12 @@ class Settings(BaseSettings):
     RATELIMIT_KEY_PREFIX: str = setting("vending", "a Redis key prefix")
     LOGIN_RATE_LIMIT: RateLimit = setting(
         "10 per minute", "a rate limit such as '10 per minute' or '10/minute;100/hour'")
+    ACCOUNT_RATE_LIMIT: RateLimit = setting(
+        "30 per minute", "a rate limit such as '30 per minute' or '30/minute;300/hour'")
     REGISTER_RATE_LIMIT: RateLimit = setting(
         "20 per minute", "a rate limit such as '20 per minute' or '20/minute;200/day'")
+    UPLOAD_RATE_LIMIT: RateLimit = setting(
+        "10 per minute", "a rate limit such as '10 per minute' or '10/minute;100/day'")
     CACHE_VERSIONS: Annotated[str | None, AfterValidator(_versions_url)] = setting(
         None, "redis://host:6379/1 or file:///dev/shm/vending.versions, or empty for no read cache")
     CACHE_KEY_PREFIX: str = setting("vending:version:", "a Redis key prefix")
@@ -179,8 +183,11 @@ class Config:
         # Redis down -> each process counts in memory until Redis is back (never fail-open, never 500).
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_KEY_PREFIX = settings.RATELIMIT_KEY_PREFIX
+        # Password checks per address, wrong passwords per account from addresses new to it (app/limits.py).
         self.LOGIN_RATE_LIMIT = settings.LOGIN_RATE_LIMIT
+        self.ACCOUNT_RATE_LIMIT = settings.ACCOUNT_RATE_LIMIT
         self.REGISTER_RATE_LIMIT = settings.REGISTER_RATE_LIMIT
+        self.UPLOAD_RATE_LIMIT = settings.UPLOAD_RATE_LIMIT
         # Per-worker copies of the public catalogue, invalidated through Redis or a file (app/data/cache.py).
         # redis://host:6379/1 (app servers on several hosts) or file:///dev/shm/vending.versions (one host).
         self.CACHE_VERSIONS = settings.CACHE_VERSIONS
@@ -202,7 +209,8 @@ class Config:
         self.DB_POOL_TIMEOUT_SECONDS = settings.DB_POOL_TIMEOUT_SECONDS
         self.DB_MAX_CONNECTIONS = settings.DB_MAX_CONNECTIONS
         self.APP_SERVERS = settings.APP_SERVERS
-        # argon2id checks at once per worker process; the other threads stay free for everything else.
+        # argon2id checks, password-strength judgements and picture decodings at once per worker process
+        # (app/services/expensive.py); the other threads stay free for everything else.
         threads = settings.GUNICORN_THREADS or 4  # gunicorn_cfg.py's default
         self.PASSWORD_CHECKS_PER_WORKER = settings.PASSWORD_CHECKS_PER_WORKER or max(1, threads // 2)
         self.SENTRY_DSN = settings.SENTRY_DSN.get_secret_value() if settings.SENTRY_DSN else None
@@ -237,12 +245,14 @@ class Config:
 class DevelopmentConfig(Config):
     """Local development: SQLite in the instance folder unless DATABASE_URL says otherwise. Password checks are
     limited to 30 a minute unless LOGIN_RATE_LIMIT says otherwise, so the Postman collection (7 a run) runs twice in
-    a row against `make run`; production keeps 10."""
+    a row against `make run`; production keeps 10. The account's budget stays three times that (app/limits.py)."""
 
     def __init__(self) -> None:
         super().__init__()
         if "LOGIN_RATE_LIMIT" not in self.settings.model_fields_set:
             self.LOGIN_RATE_LIMIT = "30 per minute"
+        if "ACCOUNT_RATE_LIMIT" not in self.settings.model_fields_set:
+            self.ACCOUNT_RATE_LIMIT = "90 per minute"
 
 
 class TestConfig(Config):

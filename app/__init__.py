@@ -19,7 +19,7 @@ from app.limits import init_limiter
 from app.logs import RequestIds
 from app.metrics import init_metrics
 from app.security import register_no_store, register_security_headers, set_docs_csp
-from app.services import passwords
+from app.services import expensive, images, passwords
 from app.services.maintenance import Purger
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,9 @@ def create_app(config: object | None = None, **overrides) -> Flask:
         ),
         **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
     }
-    passwords.configure(fast=app.config.get("PASSWORD_HASH_FAST", False),
-                        checks_at_once=app.config.get("PASSWORD_CHECKS_PER_WORKER", 1))
+    passwords.configure(fast=app.config.get("PASSWORD_HASH_FAST", False))
+    expensive.configure(at_once=app.config.get("PASSWORD_CHECKS_PER_WORKER", 1))
+    images.configure()
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

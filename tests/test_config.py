@@ -32,6 +32,8 @@ BAD = {
     "SESSION_IDLE_TIMEOUT_SECONDS": ("30", "60 or more"),  # shorter than the once-a-minute record of activity
     "LOGIN_RATE_LIMIT": ("ten a minute", "rate limit such as"),
     "REGISTER_RATE_LIMIT": ("20 a minute", "rate limit such as"),
+    "ACCOUNT_RATE_LIMIT": ("thirty a minute", "rate limit such as"),
+    "UPLOAD_RATE_LIMIT": ("10 per fortnight", "rate limit such as"),
     "SESSION_COOKIE_SECURE": ("ture", "boolean"),
     "RATELIMIT_ENABLED": ("maybe", "boolean"),
     "APP_CONFIG": ("prod", "development or production"),

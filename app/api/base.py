@@ -57,8 +57,9 @@ RETRY_AFTER = {
         "schema": {"type": "string", "pattern": "^[0-9]+$"},
     }
 }
-# The 503 of a password check when every argon2 slot of the worker is taken (app.services.passwords).
-PASSWORDS_BUSY = "Every password check of this server is busy: retry after Retry-After seconds"
+# The 503 when every slot of the worker's cap on expensive work (argon2, password strength, picture decoding) is
+# taken (app.services.expensive).
+EXPENSIVE_WORK_BUSY = "This server is busy with other password checks or pictures: retry after Retry-After seconds"
 BODY_TOO_LARGE = "The body is larger than the server accepts (MAX_CONTENT_LENGTH, 64 KiB by default)"
 
 

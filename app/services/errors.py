@@ -46,3 +46,18 @@ class ChangeImpossible(Conflict):
 
     def __init__(self, what: str):
         super().__init__(f"{self.PREFIX} {what}")
+
+
+class WrongPassword(Unauthorized):
+    """A login whose password is wrong (or whose account does not exist): a failed password check, which the
+    rate limits count (app.limits)."""
+
+
+class WrongCurrentPassword(InvalidInput):
+    """A password change whose current password is wrong: a failed password check, like WrongPassword."""
+
+    def __init__(self, message: str = "Current password is wrong"):
+        super().__init__(message, field="currentPassword")
+
+
+FAILED_PASSWORD_CHECKS = (WrongPassword, WrongCurrentPassword)

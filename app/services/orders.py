@@ -12,7 +12,7 @@ from app.data.transactions import lock_one, write_transaction
 from app.extensions import db
 from app.models import Order, Product
 from app.models.columns import utcnow
-from app.services import ledger, reports, sales
+from app.services import ledger, reports, sales, wording
 from app.services.coins import coins_to_list, euros, make_change
 from app.services.errors import ChangeImpossible, Conflict, InvalidInput, NotFound
 from app.services.machine import lock_tubes, move_coins
@@ -195,7 +195,7 @@ def refund_refusal(order: Order, actor_id: int, window_seconds: int) -> str | No
     if not order.refundable:
         return "This product is not refundable"
     if utcnow() > refundable_until(order, window_seconds):
-        return f"Refunds are possible for {window_seconds // 60} minutes after purchase only"
+        return f"Refunds are possible for {wording.duration(window_seconds)} after purchase only"
     return None
 
 

@@ -28,13 +28,14 @@ from app.extensions import db
 from app.models import AuthSession, User
 from app.models.columns import utcnow
 from app.services import passwords
-from app.services.errors import NotFound, Unauthorized
+from app.services.errors import NotFound, Unauthorized, WrongPassword
 from app.services.policy import Actor
 
 log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "vm_"
 ACTIVE_SESSION_MESSAGE = "There is already an active session using your account"
+WRONG_CREDENTIALS = "Invalid username or password"
 SESSION_ENDED = "Your session has expired or was ended; please log in again"
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 SESSIONS = AuthSession.__table__
@@ -116,9 +117,9 @@ def login(username: str, password: str, *, kind: str, ttl_seconds: int, idle_sec
     db.session.rollback()  # the slow hash below must not hold a transaction open
     if row is None:
         passwords.burn_time_for_unknown_user(password)
-        raise Unauthorized("Invalid username or password")
+        raise WrongPassword(WRONG_CREDENTIALS)
     if not passwords.verify_password(row.password_hash, password):
-        raise Unauthorized("Invalid username or password")
+        raise WrongPassword(WRONG_CREDENTIALS)
     return open_session(row.id, kind=kind, ttl_seconds=ttl_seconds, idle_seconds=idle_seconds,
                         user_agent=user_agent, client_address=client_address)
 
@@ -130,7 +131,7 @@ def open_session(user_id: int, *, kind: str, ttl_seconds: int, idle_seconds: int
     `idle_seconds` without a request (see the module's docstring)."""
     user = db.session.get(User, user_id)
     if user is None:
-        raise Unauthorized("Invalid username or password")
+        raise Unauthorized(WRONG_CREDENTIALS)
     now = utcnow()
     db.session.execute(delete(SESSIONS).where(SESSIONS.c.user_id == user.id,
                                               or_(SESSIONS.c.expires_at <= now, SESSIONS.c.idle_until <= now)))

@@ -4,6 +4,8 @@ import uuid
 
 import pytest
 
+from app.limits import account_key
+from app.services import wording
 from tests.deploy.conftest import redis_up
 
 LOGIN = "/api/v1/auth/login"
@@ -15,7 +17,7 @@ def app_config():
     return {
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_STORAGE_URI": "memory://",
-        "LOGIN_RATE_LIMIT": "3 per minute",
+        "LOGIN_RATE_LIMIT": "3 per minute", "ACCOUNT_RATE_LIMIT": "3 per minute",
         "REGISTER_RATE_LIMIT": "2 per minute",
         "PROXY_FIX_HOPS": 1,
     }
@@ -39,8 +41,9 @@ def assert_429(response):
     assert response.is_json
     body = response.get_json()
     assert body["code"] == 429 and body["status"] == "Too Many Requests"
-    assert "wait a minute" in body["message"]
-    assert 0 < int(response.headers["Retry-After"]) <= 60
+    wait = int(response.headers["Retry-After"])
+    assert 0 < wait <= 60
+    assert f"wait {wording.wait(wait)} and try again" in body["message"]  # the same wait, in words
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
@@ -102,7 +105,7 @@ class TestRedisStorage:
         return {
             "RATELIMIT_ENABLED": True,
             "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/5",
-            "LOGIN_RATE_LIMIT": "3 per minute",
+            "LOGIN_RATE_LIMIT": "3 per minute", "ACCOUNT_RATE_LIMIT": "3 per minute",
             "REGISTER_RATE_LIMIT": "50 per minute",
             "PROXY_FIX_HOPS": 1,
         }
@@ -116,10 +119,12 @@ class TestRedisStorage:
         assert_429(login(client, name, "wrong-password", fresh_address()))
         store = redis.Redis(host="127.0.0.1", port=6379, db=5)
         try:
-            keys = [key.decode() for key in store.scan_iter(match=f"*username:{name}*", count=1000)]
+            keys = [key.decode() for key in store.scan_iter(match=f"*{account_key(name)}*", count=1000)]
+            named = list(store.scan_iter(match=f"*{name}*", count=1000))
         finally:
             store.close()
-        assert keys, "the per-username counter should be in Redis db 5"
+        assert keys, "the per-account counter should be in Redis db 5"
+        assert named == [], "the counters name the account by a keyed digest, never by what was typed"
 
 
 class TestRedisDown:
@@ -128,7 +133,7 @@ class TestRedisDown:
         return {
             "RATELIMIT_ENABLED": True,
             "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6390/5",  # nothing listens there
-            "LOGIN_RATE_LIMIT": "3 per minute",
+            "LOGIN_RATE_LIMIT": "3 per minute", "ACCOUNT_RATE_LIMIT": "3 per minute",
             "PROXY_FIX_HOPS": 1,
         }
 

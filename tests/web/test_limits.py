@@ -7,7 +7,8 @@ from app.extensions import limiter
 
 @pytest.fixture
 def app_config():
-    return {"RATELIMIT_ENABLED": True, "LOGIN_RATE_LIMIT": "3 per minute", "REGISTER_RATE_LIMIT": "2 per minute"}
+    return {"RATELIMIT_ENABLED": True, "LOGIN_RATE_LIMIT": "3 per minute", "ACCOUNT_RATE_LIMIT": "3 per minute",
+            "REGISTER_RATE_LIMIT": "2 per minute"}
 
 
 @pytest.fixture(autouse=True)

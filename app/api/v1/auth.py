@@ -1,11 +1,11 @@
 from flask import current_app, request
 from flask.views import MethodView
 
-from app.api.base import PASSWORDS_BUSY, RETRY_AFTER, VendingBlueprint
+from app.api.base import EXPENSIVE_WORK_BUSY, RETRY_AFTER, VendingBlueprint
 from app.api.v1 import examples
 from app.api.v1.schemas import LoginResultSchema, LoginSchema, RevokedSchema, SessionSchema
 from app.api.v1.security import actor, auth_required
-from app.limits import login_limit_per_address, login_limit_per_username
+from app.limits import login_check, login_limit_per_address, login_limit_per_username
 from app.services import sessions
 
 blp = VendingBlueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in and sessions")
@@ -20,19 +20,20 @@ class Login(MethodView):
     @blp.error(401, "Wrong username or password",
                headers={"WWW-Authenticate": {"description": "Bearer", "required": True, "schema": {"type": "string"}}})
     @blp.error(429, "Too many attempts from this address or for this username", headers=RETRY_AFTER)
-    @blp.error(503, PASSWORDS_BUSY, headers=RETRY_AFTER)
+    @blp.error(503, EXPENSIVE_WORK_BUSY, headers=RETRY_AFTER)
     @blp.doc(operationId="login")
     def post(self, data):
         """Get a bearer token. Warns when the account already has an active session"""
-        result = sessions.login(
-            data["username"],
-            data["password"],
-            kind="api",
-            ttl_seconds=current_app.config["AUTH_TOKEN_TTL_SECONDS"],
-            idle_seconds=current_app.config["SESSION_IDLE_TIMEOUT_SECONDS"],
-            user_agent=request.headers.get("User-Agent"),
-            client_address=request.remote_addr,
-        )
+        with login_check():
+            result = sessions.login(
+                data["username"],
+                data["password"],
+                kind="api",
+                ttl_seconds=current_app.config["AUTH_TOKEN_TTL_SECONDS"],
+                idle_seconds=current_app.config["SESSION_IDLE_TIMEOUT_SECONDS"],
+                user_agent=request.headers.get("User-Agent"),
+                client_address=request.remote_addr,
+            )
         body = {
             "token": result.token,
             "expires_at": result.expires_at,

@@ -1,12 +1,13 @@
 from flask import current_app, make_response, request
 from flask.views import MethodView
 
-from app.api.base import PAGINATION_HEADERS, VendingBlueprint, page_headers
+from app.api.base import EXPENSIVE_WORK_BUSY, PAGINATION_HEADERS, RETRY_AFTER, VendingBlueprint, page_headers
 from app.api.v1 import examples
 from app.api.v1.schemas import ProductInputSchema, ProductPatchSchema, ProductQuerySchema, ProductSchema
 from app.api.v1.security import actor, auth_required
 from app.data import cache
 from app.data.pages import paginate
+from app.limits import upload_limit_api
 from app.services import images, products
 
 PRODUCT_LIST = ProductSchema(many=True)
@@ -132,12 +133,15 @@ class ProductImage(MethodView):
         return response.make_conditional(request)
 
     @auth_required
+    @upload_limit_api
     @blp.doc(operationId="uploadProductImage", **IMAGE_UPLOAD_DOC)
     @blp.response(200, ProductSchema, example={**examples.PRODUCT, "hasImage": True})
     @blp.error(403, NOT_THE_SELLER)
     @blp.error(404, NO_SUCH_PRODUCT)
     @blp.error(413, "The upload is too large")
-    @blp.error(422, "Not a PNG, JPEG or WebP image of at most 1 MiB")
+    @blp.error(422, f"Not a PNG, JPEG or WebP image of at most 1 MiB and {images.MAX_SIDE}x{images.MAX_SIDE} pixels")
+    @blp.error(429, "Too many pictures uploaded by this user", headers=RETRY_AFTER)
+    @blp.error(503, EXPENSIVE_WORK_BUSY, headers=RETRY_AFTER)
     def put(self, product_id):
         """Upload a product's picture (its seller): multipart field `image`"""
         request.max_content_length = images.upload_request_limit(current_app.config["MAX_IMAGE_BYTES"])

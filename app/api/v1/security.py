@@ -8,7 +8,7 @@ from flask_smorest import Blueprint, abort
 from app.api.base import error_response
 from app.api.v1.idempotent import replay_for_ended_session
 from app.logs import note_user
-from app.services import sessions
+from app.services import policy, sessions
 from app.services.errors import Unauthorized
 from app.services.policy import Actor
 
@@ -52,6 +52,19 @@ def auth_required(view):
         return view(*args, **kwargs)
 
     return Blueprint.doc(security=BEARER, responses={401: UNAUTHORIZED})(wrapper)
+
+
+def own_account_or_admin(view):
+    """403 unless the signed-in user is the account in the path (<user_id>) or an operator, before anything
+    else reads the request: a password change of someone else's account never reaches a rate-limit budget.
+    The rule is policy.require_self_or_admin, which the service applies again."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        policy.require_self_or_admin(actor(), kwargs["user_id"])
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 def actor() -> Actor:

@@ -1,12 +1,13 @@
 from flask.views import MethodView
 
-from app.api.base import PAGINATION_HEADERS, PASSWORDS_BUSY, RETRY_AFTER, VendingBlueprint, page_headers
+from app.api.base import EXPENSIVE_WORK_BUSY, PAGINATION_HEADERS, RETRY_AFTER, VendingBlueprint, page_headers
 from app.api.v1 import examples
 from app.api.v1.idempotent import IDEMPOTENCY_DOC, run_idempotent
 from app.api.v1.schemas import CoinListSchema, PasswordChangeSchema, RegisterSchema, UserQuerySchema, UserSchema
-from app.api.v1.security import account, actor, auth_required
+from app.api.v1.security import account, actor, auth_required, own_account_or_admin
 from app.data.pages import paginate
 from app.limits import (
+    password_change_check,
     password_change_limit_per_account,
     password_change_limit_per_address,
     registration_limit,
@@ -26,7 +27,7 @@ class Users(MethodView):
     @blp.error(409, "Username taken")
     @blp.error(422, "Invalid username, role or password, or a password too easy to guess")
     @blp.error(429, "Too many registrations from this address", headers=RETRY_AFTER)
-    @blp.error(503, PASSWORDS_BUSY, headers=RETRY_AFTER)
+    @blp.error(503, EXPENSIVE_WORK_BUSY, headers=RETRY_AFTER)
     @blp.doc(operationId="registerUser")
     def post(self, data):
         """Register as a buyer or a seller"""
@@ -65,6 +66,7 @@ class UserById(MethodView):
         return users.get_user(actor(), user_id)
 
     @auth_required
+    @own_account_or_admin
     @password_change_limit_per_address
     @password_change_limit_per_account
     @blp.arguments(PasswordChangeSchema(), example=examples.PASSWORD_CHANGE)
@@ -73,11 +75,12 @@ class UserById(MethodView):
     @blp.error(404, "No such user")
     @blp.error(422, "The current password is wrong, or the new one is invalid or too easy to guess")
     @blp.error(429, "Too many password attempts from this address or for this account", headers=RETRY_AFTER)
-    @blp.error(503, PASSWORDS_BUSY, headers=RETRY_AFTER)
+    @blp.error(503, EXPENSIVE_WORK_BUSY, headers=RETRY_AFTER)
     @blp.doc(operationId="changePassword")
     def patch(self, data, user_id):
         """Change the password; every other session of the account ends"""
-        users.change_password(actor(), user_id, data["current_password"], data["password"])
+        with password_change_check():
+            users.change_password(actor(), user_id, data["current_password"], data["password"])
         return users.get_user(actor(), user_id)
 
     @auth_required

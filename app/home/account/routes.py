@@ -27,7 +27,7 @@ from app.home.auth import (
 from app.home.common import paginate, show_error
 from app.home.forms import ActionForm, SearchForm
 from app.home.locale import remember_time_zone
-from app.limits import login_limit_per_address, login_limit_per_username, registration_limit
+from app.limits import login_check, login_limit_per_address, login_limit_per_username, registration_limit
 from app.services import (
     devices,
     products,
@@ -81,7 +81,8 @@ def login():
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
         try:
-            result = web_login(form.username.data, form.password.data)
+            with login_check():
+                result = web_login(form.username.data, form.password.data)
         except ServiceError as error:
             form.password.errors = [*list(form.password.errors), error.message]
         else:

@@ -30,6 +30,7 @@ from app.home.common import (
 from app.home.filters import money
 from app.home.forms import ActionForm, OrderFilterForm
 from app.home.seller.forms import ImageForm, ProductForm, RestockForm
+from app.limits import upload_limit_web
 from app.services import (
     images,
     orders,
@@ -144,6 +145,7 @@ def too_large_message(max_bytes: int) -> str:
 @bp.route("/seller/products/<int:product_id>/image", methods=["GET", "POST"])
 @csrf.exempt  # checked below, after raising the body limit for this upload
 @role_required("seller")
+@upload_limit_web
 def product_image(product_id: int):
     product = own_product(product_id)
     max_bytes = current_app.config["MAX_IMAGE_BYTES"]
