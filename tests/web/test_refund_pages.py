@@ -49,7 +49,7 @@ def test_no_refund_is_offered_once_the_window_has_closed(client, buyer, web_logi
     before = db_snapshot()
     response = client.get(f"/orders/{apple_order.id}/refund?next=/orders", follow_redirects=True)
     assert response.request.path == "/orders"
-    assert "Refunds are possible for 0 minutes after purchase only" in response.get_data(as_text=True)
+    assert "Refunds are possible for 0 seconds after purchase only" in response.get_data(as_text=True)
     assert db_snapshot() == before
 
 
